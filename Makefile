@@ -1,0 +1,53 @@
+# edgestat: PGXS build, tests and the two commands of the README.
+#
+#   make && make install      build and install the extension
+#   make run                  throwaway cluster + demo site + dashboard
+#   make test                 every test (as root: installs what is missing)
+#   make unittest             pure-C unit tests of the parser and classifiers
+#   make fuzz                 libFuzzer over the beacon parser (FUZZ_SECONDS)
+#   make bench                benchmarks (see bench/README.md)
+
+EXTENSION = edgestat
+MODULE_big = edgestat
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA_built = sql/edgestat--1.0.sql
+PG_CPPFLAGS = -Isrc
+SHLIB_LINK = -lmicrohttpd -lcjson -lmaxminddb -lm
+
+REGRESS = $(sort $(filter-out edgestat--%,$(basename $(notdir $(wildcard sql/*.sql)))))
+REGRESS_OPTS = --temp-config=test/regress.conf --temp-instance=tmp_check_regress
+TAP_TESTS = 1
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+endif
+
+# The extension script is assembled from its parts, one per concern.
+sql/edgestat--1.0.sql: $(sort $(wildcard sql/src/*.sql))
+	cat $^ > $@
+
+ASSETDIR = $(DESTDIR)$(datadir)/extension/edgestat
+
+.PHONY: install-assets unittest fuzz bench run test
+install: install-assets
+install-assets:
+	$(MKDIR_P) '$(ASSETDIR)/dashboard'
+	if [ -f tracker-js/dist/e.js ]; then $(INSTALL_DATA) tracker-js/dist/e.js '$(ASSETDIR)/e.js'; fi
+	if [ -d dashboard/dist ]; then cp -R dashboard/dist/. '$(ASSETDIR)/dashboard/'; fi
+
+unittest:
+	$(MAKE) -C test/unit
+
+fuzz:
+	$(MAKE) -C fuzz run
+
+bench:
+	bash bench/run
+
+run:
+	bash .ci/demo
+
+test:
+	bash .ci/test

@@ -1,0 +1,262 @@
+/*-------------------------------------------------------------------------
+ *
+ * dedup.c
+ *	  The duplicate window (SPEC 3.3): a fixed-size table in shared memory
+ *	  of 128-bit event keys and the time each was accepted.
+ *
+ * The table never blocks ingestion and never fails: a key probes a short,
+ * bounded run of slots, and when all are taken by live keys the oldest
+ * gives way (counted as an eviction).  Locks are striped so that workers
+ * and backends rarely meet on the same one.
+ *
+ * A key inserted by a transaction that then aborts is removed again
+ * (dedup_xact_callback), so a client retrying a refused or failed request
+ * is not taken for a duplicate of something that was never stored.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "edgestat.h"
+
+#define DEDUP_STRIPES	64
+#define DEDUP_PROBE		8
+
+typedef struct DedupSlot
+{
+	uint64		k1;
+	uint64		k2;
+	TimestampTz seen;			/* 0: empty */
+} DedupSlot;
+
+typedef struct DedupTable
+{
+	uint32		mask;			/* slots - 1, slots a power of two */
+	DedupSlot	slots[FLEXIBLE_ARRAY_MEMBER];
+} DedupTable;
+
+static DedupTable *dedup = NULL;
+static LWLockPadded *dedup_locks = NULL;
+
+/* Keys inserted by the current transaction, undone if it aborts. */
+typedef struct PendingKey
+{
+	uint8		key[16];
+	SubTransactionId subid;
+} PendingKey;
+
+static PendingKey *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
+static bool callbacks_registered = false;
+
+static uint32
+dedup_slots_pow2(void)
+{
+	uint32		n = 1024;
+
+	while (n < (uint32) es_dedup_slots && n < (1U << 30))
+		n <<= 1;
+	return n;
+}
+
+Size
+es_dedup_shmem_size(void)
+{
+	return add_size(offsetof(DedupTable, slots),
+					mul_size(dedup_slots_pow2(), sizeof(DedupSlot)));
+}
+
+void
+es_request_lwlocks(void)
+{
+	RequestNamedLWLockTranche("edgestat_dedup", DEDUP_STRIPES);
+	RequestNamedLWLockTranche("edgestat_ratelimit", 16);
+	RequestNamedLWLockTranche("edgestat_live", 1);
+}
+
+void
+es_dedup_shmem_init(void)
+{
+	bool		found;
+
+	dedup = ShmemInitStruct("edgestat dedup", es_dedup_shmem_size(), &found);
+	if (!found)
+	{
+		uint32		n = dedup_slots_pow2();
+
+		dedup->mask = n - 1;
+		memset(dedup->slots, 0, n * sizeof(DedupSlot));
+	}
+	dedup_locks = GetNamedLWLockTranche("edgestat_dedup");
+}
+
+static inline void
+key_words(const uint8 key[16], uint64 *k1, uint64 *k2)
+{
+	memcpy(k1, key, 8);
+	memcpy(k2, key + 8, 8);
+	/* 0/0 is how an empty slot looks; shift such a key aside. */
+	if (*k1 == 0 && *k2 == 0)
+		*k2 = 1;
+}
+
+/* Probing never crosses a stripe, so one lock covers a key's whole run. */
+static inline uint32
+stripe_of(uint32 slot)
+{
+	return (slot / DEDUP_PROBE) % DEDUP_STRIPES;
+}
+
+static void
+dedup_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		for (int i = 0; i < npending; i++)
+			es_dedup_forget(pending[i].key);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+		npending = 0;
+}
+
+static void
+dedup_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	int			kept = 0;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	for (int i = 0; i < npending; i++)
+	{
+		if (pending[i].subid != mySubid)
+			pending[kept++] = pending[i];
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		{
+			pending[i].subid = parentSubid;
+			pending[kept++] = pending[i];
+		}
+		else
+			es_dedup_forget(pending[i].key);
+	}
+	npending = kept;
+}
+
+static void
+remember_pending(const uint8 key[16])
+{
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(dedup_xact_callback, NULL);
+		RegisterSubXactCallback(dedup_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	if (npending == maxpending)
+	{
+		int			newmax = maxpending ? maxpending * 2 : 256;
+
+		/* TopMemoryContext: the list must survive the abort it serves. */
+		if (pending == NULL)
+			pending = MemoryContextAlloc(TopMemoryContext,
+										 newmax * sizeof(PendingKey));
+		else
+			pending = repalloc(pending, newmax * sizeof(PendingKey));
+		maxpending = newmax;
+	}
+	memcpy(pending[npending].key, key, 16);
+	pending[npending].subid = GetCurrentSubTransactionId();
+	npending++;
+}
+
+/*
+ * Returns true when key was accepted within the window; otherwise records
+ * it as accepted now and returns false.
+ */
+bool
+es_dedup_seen(const uint8 key[16])
+{
+	uint64		k1,
+				k2;
+	uint32		start;
+	TimestampTz now;
+	TimestampTz horizon;
+	DedupSlot  *victim = NULL;
+	bool		duplicate = false;
+	LWLock	   *lock;
+
+	if (es_dedup_window_ms <= 0 || dedup == NULL)
+		return false;
+
+	key_words(key, &k1, &k2);
+	start = (uint32) (k1 & dedup->mask) & ~(uint32) (DEDUP_PROBE - 1);
+	now = GetCurrentTimestamp();
+	horizon = now - (TimestampTz) es_dedup_window_ms * 1000;
+	lock = &dedup_locks[stripe_of(start)].lock;
+
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (int i = 0; i < DEDUP_PROBE; i++)
+	{
+		DedupSlot  *slot = &dedup->slots[start + i];
+
+		if (slot->seen != 0 && slot->k1 == k1 && slot->k2 == k2)
+		{
+			if (slot->seen > horizon)
+				duplicate = true;
+			else
+				slot->seen = now;
+			victim = NULL;
+			goto done;
+		}
+		if (victim == NULL || slot->seen < victim->seen)
+			victim = slot;
+	}
+	if (victim->seen > horizon)
+		es_count(ES_C_DEDUP_EVICTIONS, 1);
+	victim->k1 = k1;
+	victim->k2 = k2;
+	victim->seen = now;
+done:
+	LWLockRelease(lock);
+
+	if (!duplicate && IsTransactionState())
+		remember_pending(key);
+	return duplicate;
+}
+
+void
+es_dedup_forget(const uint8 key[16])
+{
+	uint64		k1,
+				k2;
+	uint32		start;
+	LWLock	   *lock;
+
+	if (dedup == NULL)
+		return;
+	key_words(key, &k1, &k2);
+	start = (uint32) (k1 & dedup->mask) & ~(uint32) (DEDUP_PROBE - 1);
+	lock = &dedup_locks[stripe_of(start)].lock;
+
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (int i = 0; i < DEDUP_PROBE; i++)
+	{
+		DedupSlot  *slot = &dedup->slots[start + i];
+
+		if (slot->seen != 0 && slot->k1 == k1 && slot->k2 == k2)
+		{
+			slot->seen = 0;
+			slot->k1 = slot->k2 = 0;
+			break;
+		}
+	}
+	LWLockRelease(lock);
+}

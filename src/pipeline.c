@@ -1,0 +1,380 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline.c
+ *	  Steps 1-4 of SPEC section 3 for one body: validate, drop bots, rate
+ *	  limit, drop duplicates, enrich; accepted events are copied into the
+ *	  batch that writer.c stores.
+ *
+ * Shared by edgestat.ingest and the HTTP workers, so both answer the same
+ * input the same way.  Nothing here throws for bad input: a refused body
+ * is a verdict in EsOutcome and leaves no trace but counters.  A body is
+ * taken or refused whole; only duplicates and bots are dropped singly.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <cjson/cJSON.h>
+
+#include "common/hashfn.h"
+#include "mb/pg_wchar.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "beacon.h"
+#include "pipeline.h"
+#include "url.h"
+#include "useragent.h"
+
+EsBatch *
+es_batch_create(MemoryContext parent)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "edgestat batch",
+											  ALLOCSET_DEFAULT_SIZES);
+	EsBatch    *batch = MemoryContextAllocZero(parent, sizeof(EsBatch));
+
+	batch->cxt = cxt;
+	batch->scratch = AllocSetContextCreate(parent, "edgestat body",
+										   ALLOCSET_DEFAULT_SIZES);
+	return batch;
+}
+
+int
+es_batch_events(const EsBatch *batch)
+{
+	return batch->nrows;
+}
+
+void
+es_batch_reset(EsBatch *batch)
+{
+	MemoryContextReset(batch->cxt);
+	batch->rows = NULL;
+	batch->nrows = batch->maxrows = 0;
+	batch->keys = NULL;
+	batch->nkeys = batch->maxkeys = 0;
+}
+
+void
+es_batch_forget(EsBatch *batch)
+{
+	for (int i = 0; i < batch->nkeys; i++)
+		es_dedup_forget(batch->keys[i]);
+	batch->nkeys = 0;
+}
+
+static void
+refuse(EsOutcome *out, EsReject reject, int status, const char *fmt,...)
+	pg_attribute_printf(4, 5);
+
+static void
+refuse(EsOutcome *out, EsReject reject, int status, const char *fmt,...)
+{
+	va_list		args;
+
+	out->reject = reject;
+	out->status = status;
+	va_start(args, fmt);
+	vsnprintf(out->reason, sizeof(out->reason), fmt, args);
+	va_end(args);
+}
+
+/*
+ * The dedup key: 128 bits of hash over (d, v, s, n, u, q), each part
+ * length-prefixed so that no two different tuples hash the same input.
+ */
+static void
+dedup_key(const EsBeacon *b, uint8 key[16])
+{
+	size_t		dl = strlen(b->domain);
+	size_t		nl = strlen(b->name);
+	size_t		ul = strlen(b->url);
+	size_t		total = dl + nl + ul + 32 + 3 * sizeof(uint32) + 9;
+	char		stackbuf[1024];
+	char	   *buf = total <= sizeof(stackbuf) ? stackbuf : palloc(total);
+	char	   *p = buf;
+	uint64		h1,
+				h2;
+	uint32		l;
+
+#define PUT(ptr, n) (memcpy(p, (ptr), (n)), p += (n))
+	l = dl;
+	PUT(&l, sizeof(l));
+	PUT(b->domain, dl);
+	PUT(b->visitor, 16);
+	PUT(b->session, 16);
+	l = nl;
+	PUT(&l, sizeof(l));
+	PUT(b->name, nl);
+	l = ul;
+	PUT(&l, sizeof(l));
+	PUT(b->url, ul);
+	*p++ = b->has_seq ? 1 : 0;
+	PUT(&b->seq, sizeof(b->seq));
+#undef PUT
+
+	h1 = hash_bytes_extended((unsigned char *) buf, p - buf, UINT64CONST(0x6564676573746174));
+	h2 = hash_bytes_extended((unsigned char *) buf, p - buf, UINT64CONST(0x9e3779b97f4a7c15));
+	memcpy(key, &h1, 8);
+	memcpy(key + 8, &h2, 8);
+	if (buf != stackbuf)
+		pfree(buf);
+}
+
+static char *
+span_dup(EsSpan span)
+{
+	return span.ptr ? pnstrdup(span.ptr, span.len) : NULL;
+}
+
+static char *
+param_dup(EsSpan span)
+{
+	char		buf[512];
+
+	if (span.ptr == NULL || es_url_decode(span, buf, sizeof(buf)) <= 0)
+		return NULL;
+	return pstrdup(buf);
+}
+
+static void
+batch_grow(EsBatch *batch)
+{
+	if (batch->nrows < batch->maxrows)
+		return;
+	batch->maxrows = batch->maxrows ? batch->maxrows * 2 : 64;
+	if (batch->rows == NULL)
+		batch->rows = MemoryContextAlloc(batch->cxt,
+										 batch->maxrows * sizeof(EsEventRow));
+	else
+		batch->rows = repalloc(batch->rows, batch->maxrows * sizeof(EsEventRow));
+}
+
+static void
+batch_remember_key(EsBatch *batch, const uint8 key[16])
+{
+	if (batch->nkeys == batch->maxkeys)
+	{
+		batch->maxkeys = batch->maxkeys ? batch->maxkeys * 2 : 64;
+		if (batch->keys == NULL)
+			batch->keys = MemoryContextAlloc(batch->cxt, batch->maxkeys * 16);
+		else
+			batch->keys = repalloc(batch->keys, batch->maxkeys * 16);
+	}
+	memcpy(batch->keys[batch->nkeys++], key, 16);
+}
+
+/* Copy one accepted beacon into the batch, enriched. */
+static void
+batch_append(EsBatch *batch, const EsBeacon *b, const EsSite *site,
+			 const char *domain, TimestampTz ts, const EsUserAgent *ua,
+			 const EsGeo *geo)
+{
+	EsEventRow *row;
+	EsUrlParts	page;
+	EsUrlParts	ref;
+
+	batch_grow(batch);
+	row = &batch->rows[batch->nrows];
+	memset(row, 0, sizeof(*row));
+	row->ts = ts;
+	row->site_id = site->id;
+	row->domain = domain;
+	row->kind = b->kind;
+	memcpy(row->visitor.data, b->visitor, 16);
+	memcpy(row->session.data, b->session, 16);
+	row->name = pstrdup(b->name);
+
+	/* The parser accepted u only as an absolute http(s) URL. */
+	if (es_url_split(b->url, strlen(b->url), &page))
+	{
+		row->path = span_dup(page.path);
+		row->utm_source = param_dup(page.utm_source);
+		row->utm_medium = param_dup(page.utm_medium);
+		row->utm_campaign = param_dup(page.utm_campaign);
+	}
+	else
+		row->path = pstrdup("/");
+
+	if (b->referrer && es_url_split(b->referrer, strlen(b->referrer), &ref))
+	{
+		char		host[256];
+		const char *own = strncmp(site->domain, "www.", 4) == 0 ?
+			site->domain + 4 : site->domain;
+
+		if (es_host_normalize(ref.host, host, sizeof(host)) > 0 &&
+			strcmp(host, own) != 0)
+			row->referrer_host = pstrdup(host);
+	}
+
+	row->has_seq = b->has_seq;
+	row->seq = (int32) b->seq;
+	row->has_scroll = b->has_scroll;
+	row->scroll = (int16) b->scroll;
+	row->has_engaged = b->has_engaged;
+	row->engaged_ms = b->engaged_ms;
+	row->has_interactions = b->has_interactions;
+	row->interactions = b->interactions;
+	row->has_width = b->has_width;
+	row->viewport = b->width;
+	row->browser = ua->browser;
+	row->os = ua->os;
+	row->device = ua->device;
+	row->geo = geo;
+	if (b->props)
+	{
+		/* cJSON allocates with palloc, here in the batch's context */
+		row->props = cJSON_PrintUnformatted((cJSON *) b->props);
+	}
+	batch->nrows++;
+}
+
+/* The sites of one body: almost always one. */
+typedef struct BodySite
+{
+	const EsSite *site;
+	char	   *domain;			/* copy in the batch: the cache may reload */
+	int			events;
+} BodySite;
+
+void
+es_batch_add(EsBatch *batch, const char *body, size_t len,
+			 const EsRequest *req, EsOutcome *out)
+{
+	MemoryContext old;
+	EsBeaconList *list;
+	EsBeaconError err;
+	EsUserAgent ua;
+	BodySite	sites[ES_MAX_EVENTS_PER_BODY];
+	int			nsites = 0;
+	int			event_site[ES_MAX_EVENTS_PER_BODY];
+	EsGeo	   *geo = NULL;
+	TimestampTz now;
+
+	memset(out, 0, sizeof(*out));
+	out->status = 204;
+
+	old = MemoryContextSwitchTo(batch->scratch);
+	list = palloc(sizeof(EsBeaconList));
+
+	/* 1. validate */
+	if (!es_beacon_parse(body, len, list, &err))
+	{
+		es_count(ES_C_INVALID, 1);
+		if (err.index < 0)
+			refuse(out, ES_REJECT_MALFORMED, 400, "%s", err.message);
+		else
+			refuse(out, ES_REJECT_INVALID, 400, "%s", err.message);
+		goto done;
+	}
+	out->events = list->count;
+	es_count(ES_C_RECEIVED, list->count);
+
+	/* bots: the whole body, by its User-Agent */
+	if (req->user_agent)
+		es_classify_user_agent(req->user_agent, strlen(req->user_agent),
+							   list->items[0].has_width ? list->items[0].width : 0,
+							   &ua);
+	else
+	{
+		es_classify_user_agent("", 0,
+							   list->items[0].has_width ? list->items[0].width : 0,
+							   &ua);
+		ua.bot = false;
+	}
+	if (ua.bot)
+	{
+		es_count(ES_C_BOTS, list->count);
+		goto free_list;
+	}
+
+	/* sites and origins */
+	for (int i = 0; i < list->count; i++)
+	{
+		const char *d = list->items[i].domain;
+		int			s;
+
+		for (s = 0; s < nsites; s++)
+			if (pg_strcasecmp(sites[s].site->domain, d) == 0)
+				break;
+		if (s == nsites)
+		{
+			const EsSite *site = es_site_lookup(d);
+
+			if (site == NULL)
+			{
+				es_count(ES_C_UNKNOWN_SITE, list->count);
+				refuse(out, ES_REJECT_UNKNOWN_SITE, 403,
+					   "unknown site \"%s\": register it with edgestat.add_site()", d);
+				goto free_list;
+			}
+			if (!es_site_origin_allowed(site, req->origin))
+			{
+				es_count(ES_C_FORBIDDEN_ORIGIN, list->count);
+				refuse(out, ES_REJECT_ORIGIN, 403,
+					   "origin \"%s\" may not send beacons for site \"%s\"",
+					   req->origin, site->domain);
+				goto free_list;
+			}
+			sites[s].site = site;
+			sites[s].domain = MemoryContextStrdup(batch->cxt, site->domain);
+			sites[s].events = 0;
+			nsites++;
+		}
+		sites[s].events++;
+		event_site[i] = s;
+	}
+
+	/* 2. rate limit, per (client, site) */
+	for (int s = 0; s < nsites; s++)
+	{
+		int			retry_after;
+
+		if (!es_ratelimit_take(&req->client, sites[s].site->id, sites[s].events,
+							   &retry_after))
+		{
+			es_count(ES_C_RATE_LIMITED, list->count);
+			out->retry_after = retry_after;
+			refuse(out, ES_REJECT_RATE_LIMIT, 429,
+				   "rate limit of %d events per minute for site \"%s\" reached; retry in %d s",
+				   es_rate_limit, sites[s].site->domain, retry_after);
+			goto free_list;
+		}
+	}
+
+	/* 3. dedup, 4. enrich, into the batch */
+	now = GetCurrentTimestamp();
+	MemoryContextSwitchTo(batch->cxt);
+	for (int i = 0; i < list->count; i++)
+	{
+		const EsBeacon *b = &list->items[i];
+		uint8		key[16];
+
+		dedup_key(b, key);
+		if (es_dedup_seen(key))
+		{
+			es_count(ES_C_DUPLICATES, 1);
+			continue;
+		}
+		batch_remember_key(batch, key);
+		if (geo == NULL)
+		{
+			geo = palloc(sizeof(EsGeo));
+			es_geo_lookup(&req->client, geo);
+		}
+		if (b->has_width && i > 0 &&
+			(!list->items[0].has_width || b->width != list->items[0].width))
+			es_classify_user_agent(req->user_agent ? req->user_agent : "",
+								   req->user_agent ? strlen(req->user_agent) : 0,
+								   b->width, &ua);
+		batch_append(batch, b, sites[event_site[i]].site,
+					 sites[event_site[i]].domain, now, &ua, geo);
+		out->accepted++;
+	}
+
+free_list:
+	es_beacon_list_free(list);
+done:
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(batch->scratch);
+}

@@ -1,0 +1,167 @@
+/*-------------------------------------------------------------------------
+ *
+ * ratelimit.c
+ *	  Exact token buckets per (client address, site) in shared memory
+ *	  (SPEC 3.2): edgestat.rate_limit tokens, refilled at that many per
+ *	  minute, shared by every worker and backend.
+ *
+ * Buckets sit in a fixed table with bounded probing, like dedup.c; when a
+ * run is full the bucket that was idle longest gives way.  An evicted
+ * client starts again with a full bucket, which errs on the side of
+ * accepting, and is counted.  A bucket untouched for a full refill period
+ * is full anyway, so it is free to reuse without losing anything.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "edgestat.h"
+
+#define RL_STRIPES	16
+#define RL_PROBE	8
+
+typedef struct RateBucket
+{
+	uint8		addr[16];
+	uint8		family;			/* 0: empty */
+	int32		site_id;
+	double		tokens;
+	TimestampTz refilled;
+} RateBucket;
+
+typedef struct RateTable
+{
+	uint32		mask;
+	RateBucket	buckets[FLEXIBLE_ARRAY_MEMBER];
+} RateTable;
+
+static RateTable *rates = NULL;
+static LWLockPadded *rate_locks = NULL;
+
+static uint32
+rate_buckets_pow2(void)
+{
+	uint32		n = 1024;
+
+	while (n < (uint32) es_ratelimit_buckets && n < (1U << 28))
+		n <<= 1;
+	return n;
+}
+
+Size
+es_ratelimit_shmem_size(void)
+{
+	return add_size(offsetof(RateTable, buckets),
+					mul_size(rate_buckets_pow2(), sizeof(RateBucket)));
+}
+
+void
+es_ratelimit_shmem_init(void)
+{
+	bool		found;
+
+	rates = ShmemInitStruct("edgestat rate limit", es_ratelimit_shmem_size(),
+							&found);
+	if (!found)
+	{
+		uint32		n = rate_buckets_pow2();
+
+		rates->mask = n - 1;
+		memset(rates->buckets, 0, n * sizeof(RateBucket));
+	}
+	rate_locks = GetNamedLWLockTranche("edgestat_ratelimit");
+}
+
+static uint32
+bucket_hash(const EsAddr *addr, int32 site_id)
+{
+	uint32		h = 2166136261u;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ addr->bytes[i]) * 16777619u;
+	h = (h ^ (uint32) site_id) * 16777619u;
+	h = (h ^ addr->family) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+/*
+ * Take n tokens from the bucket of (addr, site), all or none.  Returns
+ * false when they are not there, with the seconds until they will be.
+ */
+bool
+es_ratelimit_take(const EsAddr *addr, int32 site_id, int n,
+				  int *retry_after_s)
+{
+	int			limit = es_rate_limit;
+	double		per_us;
+	uint32		start;
+	TimestampTz now;
+	RateBucket *bucket = NULL;
+	RateBucket *victim = NULL;
+	bool		ok;
+	LWLock	   *lock;
+
+	*retry_after_s = 0;
+	if (limit <= 0 || addr->family == 0 || rates == NULL)
+		return true;
+
+	per_us = (double) limit / (60.0 * 1000000.0);
+	start = (bucket_hash(addr, site_id) & rates->mask) & ~(uint32) (RL_PROBE - 1);
+	lock = &rate_locks[(start / RL_PROBE) % RL_STRIPES].lock;
+	now = GetCurrentTimestamp();
+
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (int i = 0; i < RL_PROBE; i++)
+	{
+		RateBucket *b = &rates->buckets[start + i];
+
+		if (b->family == addr->family && b->site_id == site_id &&
+			memcmp(b->addr, addr->bytes, 16) == 0)
+		{
+			bucket = b;
+			break;
+		}
+		if (victim == NULL || b->family == 0 ||
+			(victim->family != 0 && b->refilled < victim->refilled))
+			victim = b;
+	}
+	if (bucket == NULL)
+	{
+		bucket = victim;
+		if (bucket->family != 0 &&
+			now - bucket->refilled < (TimestampTz) 60 * 1000000)
+			es_count(ES_C_RATELIMIT_EVICTIONS, 1);
+		memcpy(bucket->addr, addr->bytes, 16);
+		bucket->family = addr->family;
+		bucket->site_id = site_id;
+		bucket->tokens = limit;
+		bucket->refilled = now;
+	}
+	else if (now > bucket->refilled)
+	{
+		bucket->tokens = Min((double) limit,
+							 bucket->tokens + (now - bucket->refilled) * per_us);
+		bucket->refilled = now;
+	}
+	/* A limit lowered by SIGHUP applies at once. */
+	if (bucket->tokens > limit)
+		bucket->tokens = limit;
+
+	ok = bucket->tokens >= n;
+	if (ok)
+		bucket->tokens -= n;
+	else
+		*retry_after_s = (int) ceil((Min((double) n, (double) limit) -
+									 bucket->tokens) / ((double) limit / 60.0));
+	LWLockRelease(lock);
+
+	if (!ok && *retry_after_s < 1)
+		*retry_after_s = 1;
+	return ok;
+}

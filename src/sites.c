@@ -1,0 +1,174 @@
+/*-------------------------------------------------------------------------
+ *
+ * sites.c
+ *	  The registered sites, cached per process: domain -> site id and the
+ *	  origins allowed to send beacons for it.
+ *
+ * The cache is loaded in one query and dropped whenever edgestat.sites
+ * changes (relcache invalidation), so a new site is served from the next
+ * transaction on without a query per beacon.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "edgestat.h"
+#include "url.h"
+
+typedef struct SiteEntry
+{
+	char		domain[256];	/* hash key */
+	EsSite		site;
+} SiteEntry;
+
+static HTAB *site_cache = NULL;
+static MemoryContext site_cxt = NULL;
+static bool site_cache_valid = false;
+static Oid	sites_relid = InvalidOid;
+static bool callback_registered = false;
+
+static void
+sites_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == sites_relid)
+		site_cache_valid = false;
+}
+
+static void
+sites_load(void)
+{
+	HASHCTL		ctl;
+	int			rc;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(sites_invalidate, (Datum) 0);
+		callback_registered = true;
+	}
+	if (site_cxt == NULL)
+		site_cxt = AllocSetContextCreate(CacheMemoryContext, "edgestat sites",
+										 ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(site_cxt);
+	site_cache = NULL;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(((SiteEntry *) 0)->domain);
+	ctl.entrysize = sizeof(SiteEntry);
+	ctl.hcxt = site_cxt;
+
+	sites_relid = get_relname_relid("sites", get_namespace_oid("edgestat", false));
+
+	SPI_connect();
+	rc = SPI_execute("SELECT site_id, domain, allowed_origins FROM edgestat.sites",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "edgestat: could not read edgestat.sites: %s",
+			 SPI_result_code_string(rc));
+
+	site_cache = hash_create("edgestat sites", Max(SPI_processed, 16), &ctl,
+							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *domain = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		Datum		origins = SPI_getbinval(tup, desc, 3, &isnull);
+		SiteEntry  *entry;
+		bool		found;
+
+		if (strlen(domain) >= sizeof(entry->domain))
+			continue;
+		entry = hash_search(site_cache, domain, HASH_ENTER, &found);
+		entry->site.id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		entry->site.domain = MemoryContextStrdup(site_cxt, domain);
+		entry->site.norigins = 0;
+		entry->site.origins = NULL;
+		if (!isnull)
+		{
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+
+			deconstruct_array(DatumGetArrayTypeP(origins), TEXTOID, -1, false,
+							  TYPALIGN_INT, &elems, &nulls, &n);
+			entry->site.origins = MemoryContextAlloc(site_cxt, sizeof(char *) * Max(n, 1));
+			for (int j = 0; j < n; j++)
+			{
+				if (nulls[j])
+					continue;
+				entry->site.origins[entry->site.norigins++] =
+					MemoryContextStrdup(site_cxt, TextDatumGetCString(elems[j]));
+			}
+		}
+	}
+	SPI_finish();
+	site_cache_valid = true;
+}
+
+/* Must run inside a transaction (the cache may need loading). */
+const EsSite *
+es_site_lookup(const char *domain)
+{
+	char		key[256];
+	size_t		len = strlen(domain);
+	SiteEntry  *entry;
+
+	if (len == 0 || len >= sizeof(key))
+		return NULL;
+	for (size_t i = 0; i <= len; i++)
+		key[i] = pg_ascii_tolower((unsigned char) domain[i]);
+
+	if (!site_cache_valid)
+		sites_load();
+	entry = hash_search(site_cache, key, HASH_FIND, NULL);
+	return entry ? &entry->site : NULL;
+}
+
+/*
+ * A browser's Origin may be the site's own domain or a subdomain of it,
+ * over http or https, or one of the origins listed for the site.  No
+ * Origin at all (a server, a tool) is the rate limiter's business, not
+ * this check's.
+ */
+bool
+es_site_origin_allowed(const EsSite *site, const char *origin)
+{
+	const char *domain = site->domain;
+	EsUrlParts	parts;
+	char		host[256];
+	long		hostlen;
+	size_t		dlen;
+
+	if (origin == NULL)
+		return true;
+	for (int i = 0; i < site->norigins; i++)
+	{
+		if (pg_strcasecmp(site->origins[i], origin) == 0)
+			return true;
+	}
+	if (!es_url_split(origin, strlen(origin), &parts))
+		return false;
+	hostlen = es_host_normalize(parts.host, host, sizeof(host));
+	if (hostlen < 0)
+		return false;
+	/* both sides without "www.", as es_host_normalize gives the host */
+	if (strncmp(domain, "www.", 4) == 0)
+		domain += 4;
+	if (strcmp(host, domain) == 0)
+		return true;
+	dlen = strlen(domain);
+	return (size_t) hostlen > dlen &&
+		host[hostlen - dlen - 1] == '.' &&
+		strcmp(host + hostlen - dlen, domain) == 0;
+}
