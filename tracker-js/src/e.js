@@ -1,0 +1,168 @@
+/*
+ * edgestat tracker: the readable source of dist/e.js (served at GET /e.js).
+ *
+ *   <script defer src="https://HOST/e.js" data-site="example.com"></script>
+ *
+ * The wire format is SPEC §2 ("The beacon"); the identity rules are SPEC §5.
+ * No cookies, no fingerprinting, no third-party requests: the only request
+ * it makes is POST ${data-api}/e with a text/plain JSON body.
+ *
+ * Size matters (budget: 1.5 KB gzipped, see README.md): prefer short code
+ * paths over generality, and let the minifier rename everything local.
+ */
+(function (w, d) {
+  var script = d.currentScript || d.querySelector('script[data-site]');
+  var real = w.edgestat;
+  // Loaded twice on one page: keep the first instance.
+  if (!script || (real && real.es)) return;
+
+  var attr = (k) => script.getAttribute('data-' + k);
+  var on = (t, e, f) => t.addEventListener(e, f, { capture: true, passive: true });
+  var now = Date.now;
+  var nav = navigator;
+  var loc = location;
+  var site = attr('site');
+  var api = (attr('api') || new URL(script.src).origin).replace(/\/+$/, '') + '/e';
+  // Heartbeat every `hb` engaged seconds (data-heartbeat, default 15).
+  var hb = Math.max(1, Math.round(attr('heartbeat')) || 15);
+  var hashNav = attr('hash') != null;
+  var IDLE = 30000; // no input for this long: not engaged; next click is a new "interaction"
+  // data-exclude="/admin/*,/preview": globs over location.pathname, * = any run of characters.
+  var exclude = (attr('exclude') || '').split(',').filter((g) => g.trim())
+    .map((g) =>
+      RegExp('^' + g.trim().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$'));
+  var queued = (real && real.q) || [];
+
+  // data-respect-dnt: honour Do Not Track and Global Privacy Control. Nothing
+  // is stored and nothing is sent; edgestat() stays callable as a no-op.
+  if (!site || (attr('respect-dnt') != null && (nav.doNotTrack == '1' || nav.globalPrivacyControl))) {
+    w.edgestat = () => {};
+    w.edgestat.es = 1;
+    return;
+  }
+
+  var uuid = () => {
+    var c = crypto;
+    // randomUUID() needs a secure context; elsewhere build the same v4 UUID.
+    return c.randomUUID ? c.randomUUID() : ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, (x) =>
+      (x ^ (c.getRandomValues(new Uint8Array(1))[0] & (15 >> (x / 4)))).toString(16));
+  };
+  // Storage that may throw (blocked storage, some private modes): then the
+  // ids live in memory only and the page view is still counted.
+  var load = (kind) => {
+    try { return JSON.parse(w[kind].getItem('edgestat')); } catch (e) {}
+  };
+  var save = (kind, val) => {
+    try { w[kind].setItem('edgestat', JSON.stringify(val)); } catch (e) {}
+  };
+
+  // Visitor: {v: uuid, t: created ms} in localStorage, renewed after 365 days.
+  var visitor = load('localStorage');
+  if (!visitor || !visitor.v || !(now() - visitor.t < 31536e6)) {
+    save('localStorage', visitor = { v: uuid(), t: now() });
+  }
+  // Session: {s: uuid, e: engaged ms, i: interactions} in sessionStorage (per tab).
+  var session = load('sessionStorage');
+  if (!session || !session.s) session = { s: uuid(), e: 0, i: 0 };
+
+  var q = 0;           // sequence within the page view
+  var sd = 0;          // deepest scroll on this page view, percent
+  var mark = 0;        // highest scroll milestone sent (25/50/75/100)
+  var page;            // what identifies the current page view (path, + hash with data-hash)
+  var skip;            // current page is excluded
+  var lastAct = now(); // last sign of life (input, mouse, scroll, visibility)
+  var lastInput = 0;   // last click/key/touch
+  var tick = now();
+  var ticks = 0;
+
+  var send = (n, props, depth) => {
+    if (skip) return;
+    var body = {
+      d: site, n: n, u: loc.href, v: visitor.v, s: session.s, q: q++,
+      sd: depth || sd, et: Math.round(session.e), ic: session.i, w: innerWidth
+    };
+    if (n == 'pageview' && d.referrer) body.r = d.referrer;
+    if (props) body.p = props;
+    save('sessionStorage', session);
+    body = JSON.stringify(body);
+    // sendBeacon sends text/plain: a simple request, no CORS preflight.
+    try { if (nav.sendBeacon(api, body)) return; } catch (e) {}
+    try { fetch(api, { method: 'POST', body: body, keepalive: true, mode: 'no-cors', credentials: 'omit' }).catch(() => {}); } catch (e) {}
+  };
+
+  var depthNow = () => {
+    var h = d.documentElement.scrollHeight;
+    return Math.min(100, Math.round((scrollY + innerHeight) / h * 100)) || 0;
+  };
+
+  var pageview = () => {
+    var id = loc.pathname + (hashNav ? loc.hash : '');
+    if (id == page) return; // replaceState/pushState to the same page
+    page = id;
+    skip = exclude.some((re) => re.test(loc.pathname));
+    q = mark = 0;
+    sd = depthNow();
+    send('pageview');
+  };
+
+  var active = () => { lastAct = now(); };
+
+  // Scroll: one event per newly crossed milestone, carrying that milestone.
+  on(w, 'scroll', () => {
+    active();
+    var x = depthNow();
+    if (x > sd) sd = x;
+    for (x = mark + 25; x <= sd; x += 25) send('scroll', 0, mark = x);
+  });
+
+  // Input: count every click/key/touch; the first after a quiet spell is an "interaction".
+  ['click', 'keydown', 'touchstart'].forEach((t) =>
+    on(d, t, () => {
+      var t0 = now();
+      session.i++;
+      if (t0 - lastInput > IDLE) send('interaction');
+      lastInput = lastAct = t0;
+    }));
+  ['mousemove', 'wheel', 'visibilitychange'].forEach((t) => on(d, t, active));
+
+  // Engaged time and heartbeats: counted only while visible and recently active.
+  setInterval(() => {
+    var t = now();
+    if (!d.hidden && t - lastAct < IDLE) {
+      session.e += Math.min(t - tick, 2000);
+      if (++ticks % hb == 0) send('heartbeat');
+    }
+    tick = t;
+  }, 1000);
+
+  on(w, 'pagehide', () => send('leave'));
+  // Back/forward cache restore: a new page view of the same URL.
+  on(w, 'pageshow', (e) => { if (e.persisted) { page = 0; pageview(); } });
+
+  // Single-page apps: History API, and hash changes with data-hash.
+  ['pushState', 'replaceState'].forEach((f) => {
+    var orig = history[f];
+    history[f] = function () {
+      var r = orig.apply(this, arguments);
+      pageview();
+      return r;
+    };
+  });
+  on(w, 'popstate', pageview);
+  if (hashNav) on(w, 'hashchange', pageview);
+
+  // Custom goals: edgestat(name, props); props: at most 16 keys, string values ≤ 256 chars.
+  w.edgestat = (name, props) => {
+    var p, k, i = 0;
+    if (props) {
+      p = {};
+      for (k in props) if (i++ < 16) p[k] = String(props[k]).slice(0, 256);
+    }
+    send(String(name).slice(0, 64), p);
+  };
+  w.edgestat.es = 1;
+
+  pageview();
+  // Calls made through the stub before this script loaded.
+  queued.forEach((a) => w.edgestat.apply(0, a));
+})(window, document);
