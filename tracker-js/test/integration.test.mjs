@@ -164,13 +164,16 @@ test('visitor_id kept across reloads and tabs; session_id per tab', async () => 
   const [a] = await waitEvents('/id/a', 'pageview');
   assert.match(a.visitor_id, UUID);
   assert.match(a.session_id, UUID);
+  await p1.reload(); // its pageview repeats q=0 within 5 s: deduplicated; a goal shows the ids
+  await p1.evaluate(() => edgestat('after_reload'));
+  const [r] = await waitEvents('/id/a', 'after_reload');
   await p1.goto(srv.url('/id/b'));
   const [b] = await waitEvents('/id/b', 'pageview');
-  await p1.reload();
-  await waitEvents('/id/b', 'leave');
   const p2 = await ctx.newPage();
   await p2.goto(srv.url('/id/c'));
   const [c] = await waitEvents('/id/c', 'pageview');
+  assert.equal(r.visitor_id, a.visitor_id);
+  assert.equal(r.session_id, a.session_id);
   assert.equal(b.visitor_id, a.visitor_id);
   assert.equal(b.session_id, a.session_id);
   assert.equal(c.visitor_id, a.visitor_id);
