@@ -115,8 +115,9 @@
     for (x = mark + 25; x <= sd; x += 25) send('scroll', 0, mark = x);
   });
 
-  // Input: count every click/key/touch; the first after a quiet spell is an "interaction".
-  ['click', 'keydown', 'touchstart'].forEach((t) =>
+  // Input: count every click, tap or key press (pointerdown covers mouse, touch and
+  // pen once each); the first after a quiet spell is an "interaction".
+  ['pointerdown', 'keydown'].forEach((t) =>
     on(d, t, () => {
       var t0 = now();
       session.i++;

@@ -311,3 +311,19 @@ test('data-api sends beacons to another origin; the script is idempotent when lo
   await ctx.close();
   await other.stop();
 });
+
+test('a tap counts once (pointerdown), key presses count, both only one interaction per burst', async () => {
+  const path = addPage({});
+  const { ctx, p } = await newPage({ hasTouch: true });
+  await p.goto(srv.url(path));
+  await waitSent((b) => b.n === 'pageview' && pathOf(b) === path);
+  await p.tap('#btn');
+  await p.keyboard.press('x');
+  await p.evaluate(() => edgestat('barrier'));
+  const [bar] = await waitSent((b) => b.n === 'barrier' && pathOf(b) === path);
+  assert.equal(bar.ic, 2);
+  const ia = sent((b) => b.n === 'interaction' && pathOf(b) === path);
+  assert.equal(ia.length, 1);
+  assert.equal(ia[0].ic, 1);
+  await ctx.close();
+});
