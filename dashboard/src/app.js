@@ -1,0 +1,381 @@
+// edgestat dashboard.  Served by the edgestat HTTP worker at /dashboard/;
+// talks to the same origin only: GET /api/<endpoint>?token=… (JSON from
+// edgestat.dashboard_api) and GET /live?token=… (Server-Sent Events, one
+// message per visitor touched by a committed batch).
+import { geoNaturalEarth1, geoPath, geoGraticule10 } from 'd3-geo';
+import { feature } from 'topojson-client';
+import world from 'world-atlas/countries-110m.json';
+import { scoreColor, SCORE_STOPS } from './color.js';
+
+const $ = (id) => document.getElementById(id);
+const FEED_MAX = 60;
+const RANGES = { '24h': 24 * 3600e3, '7d': 7 * 86400e3, '30d': 30 * 86400e3 };
+
+const state = {
+  token: readToken(),
+  range: '24h',
+  ttl: 300,
+  markers: new Map(), // visitor id -> {el, lastSeen}
+  es: null,
+  refreshTimer: null,
+  dirty: false,
+};
+// For tests and the curious: last SSE message and when it was applied.
+window.edgestat = { lastEventAt: 0, events: 0, state };
+
+function readToken() {
+  const q = new URLSearchParams(location.search).get('token');
+  if (q) return q;
+  const h = new URLSearchParams(location.hash.replace(/^#/, '')).get('token');
+  return h || '';
+}
+
+class AuthError extends Error {}
+
+async function api(endpoint, params = {}) {
+  const qs = new URLSearchParams({ token: state.token, ...params });
+  const res = await fetch(`/api/${endpoint}?${qs}`, { cache: 'no-store', credentials: 'omit' });
+  if (res.status === 401 || res.status === 403) throw new AuthError('unauthorized');
+  if (!res.ok) throw new Error(`/api/${endpoint}: HTTP ${res.status}`);
+  return res.json();
+}
+
+function show(id) {
+  for (const s of ['loading', 'auth-error', 'fatal', 'app']) $(s).hidden = s !== id;
+}
+
+function authFailed() {
+  // Leave nothing of the site on screen: wipe the app, close the stream.
+  if (state.es) { state.es.close(); state.es = null; }
+  clearInterval(state.refreshTimer);
+  $('app').remove();
+  const app = document.createElement('div');
+  app.id = 'app';
+  app.hidden = true;
+  document.body.appendChild(app);
+  show('auth-error');
+  document.title = 'edgestat: invalid or missing token';
+}
+
+/* ---------- formatting ---------- */
+const nf = new Intl.NumberFormat('en');
+const fmtInt = (n) => (n == null ? '–' : nf.format(Math.round(Number(n))));
+const fmtDec = (n, d = 1) => (n == null ? '–' : Number(n).toFixed(d));
+function fmtDuration(s) {
+  if (s == null) return '–';
+  s = Math.round(Number(s));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+function esc(s) {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+function ccBadge(cc) {
+  // A text badge rather than an emoji flag: renders without any emoji font.
+  return cc && /^[A-Za-z]{2}$/.test(cc) ? `<span class="cc">${cc.toUpperCase()}</span>` : '';
+}
+const countryName = (() => {
+  let dn = null;
+  try { dn = new Intl.DisplayNames(['en'], { type: 'region' }); } catch { /* old browser */ }
+  return (cc) => {
+    if (!cc) return 'Unknown';
+    try { return (dn && /^[A-Za-z]{2}$/.test(cc) && dn.of(cc.toUpperCase())) || cc; } catch { return cc; }
+  };
+})();
+function place(city, country) {
+  const c = country ? countryName(country) : '';
+  return city ? `${city}, ${c}` : c || 'somewhere';
+}
+function ago(ts) {
+  const s = Math.max(0, Math.round((Date.now() - ts) / 1000));
+  if (s < 5) return 'now';
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  return `${Math.floor(s / 3600)}h`;
+}
+
+/* ---------- map ---------- */
+const SVGNS = 'http://www.w3.org/2000/svg';
+const projection = geoNaturalEarth1();
+let pathGen;
+
+function drawMap() {
+  const land = feature(world, world.objects.countries);
+  const sphere = { type: 'Sphere' };
+  projection.fitExtent([[8, 8], [952, 462]], sphere);
+  pathGen = geoPath(projection);
+  $('sphere').setAttribute('d', pathGen(sphere));
+  const g = $('countries');
+  const grat = document.createElementNS(SVGNS, 'path');
+  grat.setAttribute('class', 'graticule');
+  grat.setAttribute('d', pathGen(geoGraticule10()));
+  g.appendChild(grat);
+  for (const f of land.features) {
+    const p = document.createElementNS(SVGNS, 'path');
+    p.setAttribute('class', 'country');
+    p.setAttribute('d', pathGen(f));
+    const t = document.createElementNS(SVGNS, 'title');
+    t.textContent = f.properties?.name ?? '';
+    p.appendChild(t);
+    g.appendChild(p);
+  }
+  const ramp = SCORE_STOPS.map(([s]) => `${scoreColor(s)} ${s}%`).join(', ');
+  $('legend-ramp').style.background = `linear-gradient(90deg, ${ramp})`;
+}
+
+function upsertMarker(v, lat, lon, score, city, country, lastSeen, flash) {
+  if (lat == null || lon == null || !v) return;
+  const xy = projection([Number(lon), Number(lat)]);
+  if (!xy || !Number.isFinite(xy[0]) || !Number.isFinite(xy[1])) return;
+  let m = state.markers.get(v);
+  if (!m) {
+    const el = document.createElementNS(SVGNS, 'circle');
+    el.setAttribute('class', 'marker');
+    el.setAttribute('r', '5');
+    el.appendChild(document.createElementNS(SVGNS, 'title'));
+    $('markers').appendChild(el);
+    m = { el, lastSeen: 0 };
+    state.markers.set(v, m);
+  }
+  m.lastSeen = Math.max(m.lastSeen, lastSeen);
+  const fill = scoreColor(score);
+  m.el.setAttribute('cx', xy[0].toFixed(1));
+  m.el.setAttribute('cy', xy[1].toFixed(1));
+  m.el.setAttribute('fill', fill);
+  m.el.dataset.v = v;
+  m.el.dataset.score = String(score ?? '');
+  m.el.firstChild.textContent = `${place(city, country)} · score ${score ?? '–'}`;
+  if (flash) ripple(xy, fill);
+  $('marker-count').textContent = fmtInt(state.markers.size);
+}
+
+function ripple(xy, fill) {
+  const r = document.createElementNS(SVGNS, 'circle');
+  r.setAttribute('class', 'ripple');
+  r.setAttribute('cx', xy[0].toFixed(1));
+  r.setAttribute('cy', xy[1].toFixed(1));
+  r.setAttribute('r', '5');
+  r.setAttribute('stroke', fill);
+  $('markers').insertBefore(r, $('markers').firstChild);
+  setTimeout(() => r.remove(), 1300);
+}
+
+function expireMarkers() {
+  const cutoff = Date.now() - state.ttl * 1000;
+  for (const [v, m] of state.markers) {
+    if (m.lastSeen < cutoff) { m.el.remove(); state.markers.delete(v); }
+  }
+  $('marker-count').textContent = fmtInt(state.markers.size);
+}
+
+/* ---------- live feed ---------- */
+const EVENT_LABEL = { pageview: 'viewed', heartbeat: 'is reading', scroll: 'scrolled', interaction: 'clicked on', leave: 'left' };
+
+function feedItem(ev, ts) {
+  const li = document.createElement('li');
+  const n = ev.n || 'event';
+  const known = Object.prototype.hasOwnProperty.call(EVENT_LABEL, n);
+  li.className = `ev ev-${known ? n : 'goal'}`;
+  const dot = `<span class="dot" style="background:${scoreColor(ev.score ?? 0)}"></span>`;
+  const what = known ? EVENT_LABEL[n] : `reached goal <b>${esc(n)}</b> on`;
+  li.innerHTML = `${dot}<div class="ev-body"><div class="ev-line"><span class="who">${esc(place(ev.city, ev.country))}</span> ${what} <span class="path">${esc(ev.path || '/')}</span></div>`
+    + `<div class="ev-meta"><time data-ts="${ts}">${ago(ts)}</time>${ev.score != null ? ` · score ${esc(ev.score)}` : ''}</div></div>`;
+  return li;
+}
+
+function pushFeed(ev, ts) {
+  const ul = $('feed');
+  ul.insertBefore(feedItem(ev, ts), ul.firstChild);
+  while (ul.children.length > FEED_MAX) ul.lastChild.remove();
+}
+
+function tickTimes() {
+  for (const t of document.querySelectorAll('#feed time[data-ts]')) t.textContent = ago(Number(t.dataset.ts));
+}
+
+/* ---------- live stream ---------- */
+function setLive(n) {
+  if (n == null) return;
+  $('live-count').textContent = fmtInt(n);
+}
+
+function setConn(ok, text) {
+  $('conn').classList.toggle('ok', ok);
+  $('conn-text').textContent = text;
+}
+
+function onLiveMessage(e) {
+  let ev;
+  try { ev = JSON.parse(e.data); } catch { return; }
+  const now = Date.now();
+  setLive(ev.live);
+  upsertMarker(ev.v, ev.lat, ev.lon, ev.score, ev.city, ev.country, now, true);
+  if (ev.n !== 'heartbeat') pushFeed(ev, now);
+  state.dirty = true;
+  window.edgestat.events++;
+  window.edgestat.lastEventAt = now;
+}
+
+function openStream() {
+  const es = new EventSource(`/live?token=${encodeURIComponent(state.token)}`);
+  state.es = es;
+  es.onopen = () => setConn(true, 'live');
+  es.onmessage = onLiveMessage;
+  es.onerror = async () => {
+    setConn(false, 'reconnecting');
+    if (es.readyState === EventSource.CLOSED) {
+      // The browser gave up (e.g. 401): check the token, then retry.
+      es.close();
+      try {
+        await api('site');
+        setTimeout(openStream, 2000);
+      } catch (err) {
+        if (err instanceof AuthError) authFailed();
+        else setTimeout(openStream, 5000);
+      }
+    }
+  };
+}
+
+/* ---------- reports ---------- */
+function rangeParams() {
+  const until = new Date();
+  const since = new Date(until.getTime() - RANGES[state.range]);
+  return { since: since.toISOString(), until: until.toISOString() };
+}
+
+function renderSummary(s) {
+  $('k-visitors').textContent = fmtInt(s.visitors);
+  $('k-visits').textContent = fmtInt(s.visits);
+  $('k-pageviews').textContent = fmtInt(s.pageviews);
+  $('k-vpv').textContent = fmtDec(s.views_per_visit);
+  $('k-bounce').textContent = s.bounce_rate == null ? '–' : `${Math.round(s.bounce_rate)}%`;
+  $('k-duration').textContent = fmtDuration(s.visit_duration);
+}
+
+function renderTop(id, rows, label) {
+  const t = $(id);
+  const max = Math.max(1, ...rows.map((r) => Number(r.visitors) || 0));
+  const head = '<tr><th></th><th class="num">Visitors</th><th class="num">Views</th></tr>';
+  if (!rows.length) { t.innerHTML = `${head}<tr><td colspan="3" class="empty">No data yet</td></tr>`; return; }
+  t.innerHTML = head + rows.map((r) => {
+    const w = ((Number(r.visitors) || 0) / max) * 100;
+    return `<tr><td class="name"><span class="bar" style="width:${w.toFixed(1)}%"></span><span class="txt">${label(r.value)}</span></td>`
+      + `<td class="num">${fmtInt(r.visitors)}</td><td class="num">${fmtInt(r.pageviews)}</td></tr>`;
+  }).join('');
+}
+
+function renderChart(rows) {
+  const svg = $('chart');
+  const W = 1000, H = 220, top = 12, bottom = 4;
+  const n = rows.length;
+  if (!n) { svg.innerHTML = ''; $('chart-axis').innerHTML = ''; $('chart-ymax').textContent = ''; return; }
+  const maxV = Math.max(1, ...rows.map((r) => Math.max(Number(r.visitors) || 0, Number(r.pageviews) || 0)));
+  const x = (i) => (n === 1 ? W / 2 : (i / (n - 1)) * W);
+  const y = (v) => top + (H - top - bottom) * (1 - (Number(v) || 0) / maxV);
+  const line = (k) => rows.map((r, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(r[k]).toFixed(1)}`).join('');
+  const area = `${line('visitors')}L${x(n - 1).toFixed(1)},${H}L${x(0).toFixed(1)},${H}Z`;
+  let grid = '';
+  for (const f of [0.25, 0.5, 0.75]) grid += `<line class="grid" x1="0" x2="${W}" y1="${y(maxV * f)}" y2="${y(maxV * f)}"/>`;
+  let hits = '';
+  const bw = W / n;
+  rows.forEach((r, i) => {
+    const d = new Date(r.bucket);
+    hits += `<rect class="hit" x="${(x(i) - bw / 2).toFixed(1)}" y="0" width="${bw.toFixed(1)}" height="${H}"><title>${esc(d.toLocaleString())}: ${fmtInt(r.visitors)} visitors, ${fmtInt(r.pageviews)} pageviews</title></rect>`;
+  });
+  svg.innerHTML = `${grid}<path class="area visitors" d="${area}"/><path class="line pageviews" d="${line('pageviews')}"/><path class="line visitors" d="${line('visitors')}"/>${hits}`;
+  const labels = [];
+  const step = Math.max(1, Math.ceil(n / 8));
+  const daily = RANGES[state.range] > 3 * 86400e3;
+  for (let i = 0; i < n; i += step) {
+    const d = new Date(rows[i].bucket);
+    const txt = daily ? d.toLocaleDateString('en', { month: 'short', day: 'numeric' })
+      : d.toLocaleTimeString('en', { hour: '2-digit', minute: '2-digit', hour12: false });
+    labels.push(`<span style="left:${((x(i) / W) * 100).toFixed(2)}%">${esc(txt)}</span>`);
+  }
+  $('chart-axis').innerHTML = labels.join('');
+  $('chart-ymax').textContent = fmtInt(maxV);
+}
+
+async function refreshReports() {
+  const p = rangeParams();
+  const bucket = RANGES[state.range] > 3 * 86400e3 ? '1 day' : '1 hour';
+  const [summary, ts, pages, refs, countries] = await Promise.all([
+    api('summary', p),
+    api('timeseries', { ...p, bucket }),
+    api('breakdown', { ...p, dimension: 'page', lim: '8' }),
+    api('breakdown', { ...p, dimension: 'referrer', lim: '8' }),
+    api('breakdown', { ...p, dimension: 'country', lim: '8' }),
+  ]);
+  renderSummary(summary || {});
+  renderChart(Array.isArray(ts) ? ts : []);
+  renderTop('top-pages', pages, (v) => esc(v || '/'));
+  renderTop('top-referrers', refs, (v) => (v ? esc(v) : '<i>Direct / none</i>'));
+  renderTop('top-countries', countries, (v) => `${ccBadge(v)}${esc(countryName(v))}`);
+}
+
+async function refreshLive() {
+  const live = await api('live');
+  if (live.ttl) state.ttl = Number(live.ttl);
+  setLive(live.live);
+  for (const vi of live.visitors || []) {
+    upsertMarker(vi.v, vi.lat, vi.lon, vi.score, vi.city, vi.country, Date.parse(vi.last_seen) || Date.now(), false);
+  }
+  expireMarkers();
+}
+
+async function guarded(fn) {
+  try { await fn(); } catch (err) {
+    if (err instanceof AuthError) authFailed();
+    else console.warn(err);
+  }
+}
+
+/* ---------- start ---------- */
+async function main() {
+  if (!state.token) { authFailed(); return; }
+  let site;
+  try {
+    site = await api('site');
+  } catch (err) {
+    if (err instanceof AuthError) { authFailed(); return; }
+    $('fatal-msg').textContent = String(err.message || err);
+    show('fatal');
+    return;
+  }
+  $('site-domain').textContent = site.domain;
+  document.title = `${site.domain} · edgestat`;
+  drawMap();
+  show('app');
+  openStream();
+  await Promise.all([
+    guarded(refreshLive),
+    guarded(refreshReports),
+    guarded(async () => {
+      const recent = await api('recent');
+      for (const ev of [...recent].reverse()) {
+        if (ev.n !== 'heartbeat') pushFeed(ev, Date.parse(ev.ts) || Date.now());
+      }
+    }),
+  ]);
+  for (const b of document.querySelectorAll('.range button')) {
+    b.addEventListener('click', () => {
+      state.range = b.dataset.range;
+      for (const o of document.querySelectorAll('.range button')) o.classList.toggle('on', o === b);
+      guarded(refreshReports);
+    });
+  }
+  // Reports refresh every 10 s when events came in, at least once a minute.
+  let quiet = 0;
+  state.refreshTimer = setInterval(() => {
+    quiet++;
+    if (state.dirty || quiet >= 6) { state.dirty = false; quiet = 0; guarded(refreshReports); }
+    if (quiet % 3 === 0) guarded(refreshLive);
+    expireMarkers();
+    tickTimes();
+  }, 10000);
+}
+
+main();
