@@ -14,7 +14,10 @@ DATA_built = sql/edgestat--1.0.sql
 PG_CPPFLAGS = -Isrc
 SHLIB_LINK = -lmicrohttpd -lcjson -lmaxminddb -lm
 
-REGRESS = $(sort $(filter-out edgestat--%,$(basename $(notdir $(wildcard sql/*.sql)))))
+# In this order: ingest sets up the sites and helpers the others use.
+REGRESS = ingest merge dedup ratelimit score geo notify privileges \
+	$(filter-out ingest merge dedup ratelimit score geo notify privileges edgestat--%,\
+		$(sort $(basename $(notdir $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --temp-config=test/regress.conf --temp-instance=tmp_check_regress
 TAP_TESTS = 1
 
@@ -27,6 +30,13 @@ endif
 # The extension script is assembled from its parts, one per concern.
 sql/edgestat--1.0.sql: $(sort $(wildcard sql/src/*.sql))
 	cat $^ > $@
+
+# Deterministic GeoIP databases for the tests (MaxMind::DB::Writer).
+GEOIP_TEST_DBS = test/data/geo-a.mmdb test/data/geo-b.mmdb
+test/data/geo-%.mmdb: test/geoip/make-mmdb.pl
+	@mkdir -p test/data
+	perl $< $@ $*
+installcheck: $(GEOIP_TEST_DBS)
 
 ASSETDIR = $(DESTDIR)$(datadir)/extension/edgestat
 

@@ -13,7 +13,9 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -171,4 +173,26 @@ es_site_origin_allowed(const EsSite *site, const char *origin)
 	return (size_t) hostlen > dlen &&
 		host[hostlen - dlen - 1] == '.' &&
 		strcmp(host + hostlen - dlen, domain) == 0;
+}
+
+PG_FUNCTION_INFO_V1(edgestat_invalidate_caches);
+
+/*
+ * Statement trigger on edgestat.sites and edgestat.score_weights.  Data
+ * changes send no relcache invalidation by themselves; this sends one for
+ * the table, transactionally, so that every process drops the cache built
+ * from it (sites here, the score model in scoring.c) once the change
+ * commits, and this process at once.
+ */
+Datum
+edgestat_invalidate_caches(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edgestat.invalidate_caches() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }

@@ -12,6 +12,9 @@
  * data-modifying CTEs; rows are inserted in key order so that concurrent
  * writers lock them in the same order and cannot deadlock.
  *
+ * A visitor's location is the latest one found, taken whole (a lookup
+ * that found only a country does not keep an older city).
+ *
  * The value score of a new visitor is computed here; an existing
  * visitor's is recomputed by the statement itself (edgestat.value_score)
  * only on every fifth heartbeat or when its scroll or interaction state
@@ -217,17 +220,29 @@ static const char *const write_sql =
 "    v.engaged_ms + excluded.engaged_ms,"
 "    v.sessions + excluded.sessions, v.goals + excluded.goals)"
 "   ELSE v.score END,"
-"  country = COALESCE(excluded.country, v.country),"
-"  region = COALESCE(excluded.region, v.region),"
-"  city = COALESCE(excluded.city, v.city),"
-"  latitude = COALESCE(excluded.latitude, v.latitude),"
-"  longitude = COALESCE(excluded.longitude, v.longitude)"
+"  country = CASE WHEN excluded.country IS NULL THEN v.country ELSE excluded.country END,"
+"  region = CASE WHEN excluded.country IS NULL THEN v.region ELSE excluded.region END,"
+"  city = CASE WHEN excluded.country IS NULL THEN v.city ELSE excluded.city END,"
+"  latitude = CASE WHEN excluded.country IS NULL THEN v.latitude ELSE excluded.latitude END,"
+"  longitude = CASE WHEN excluded.country IS NULL THEN v.longitude ELSE excluded.longitude END"
 " RETURNING v.site_id, v.visitor_id, v.score, v.country, v.city, v.latitude,"
 "  v.longitude, (v.xmax = 0) AS fresh";
 
 static SPIPlanPtr write_plan = NULL;
 
 /* ---- merging in memory ---- */
+
+/*
+ * Arrival order: by receive time, then by place in the batch, which is the
+ * order of the events within a body and of bodies within a batch.
+ */
+static int
+cmp_arrival(const EsEventRow *x, const EsEventRow *y)
+{
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return (x > y) - (x < y);
+}
 
 static int
 cmp_by_session(const void *a, const void *b)
@@ -241,9 +256,7 @@ cmp_by_session(const void *a, const void *b)
 	c = memcmp(x->session.data, y->session.data, UUID_LEN);
 	if (c != 0)
 		return c;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return (x->seq > y->seq) - (x->seq < y->seq);
+	return cmp_arrival(x, y);
 }
 
 static int
@@ -258,9 +271,7 @@ cmp_by_visitor(const void *a, const void *b)
 	c = memcmp(x->visitor.data, y->visitor.data, UUID_LEN);
 	if (c != 0)
 		return c;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return (x->seq > y->seq) - (x->seq < y->seq);
+	return cmp_arrival(x, y);
 }
 
 /* What a batch knows of one visitor, for its row and its NOTIFY. */
@@ -316,7 +327,8 @@ uuid_datum(const pg_uuid_t *uuid)
 	return UUIDPGetDatum(uuid);
 }
 
-#define GEO_TEXT(row, field) ((row)->geo && (row)->geo->field[0] ? (row)->geo->field : NULL)
+#define GEO_TEXT(row, field) \
+	((row) && (row)->geo && (row)->geo->field[0] ? (row)->geo->field : NULL)
 
 /* ---- after the statement: live, NOTIFY, feed ---- */
 

@@ -35,7 +35,7 @@ BEGIN
 	INSERT INTO edgestat.sites AS s (domain, allowed_origins)
 	VALUES (d, origins)
 	ON CONFLICT ON CONSTRAINT sites_domain_key DO UPDATE
-		SET allowed_origins = CASE WHEN allowed_origins IS NULL
+		SET allowed_origins = CASE WHEN add_site.allowed_origins IS NULL
 								   THEN s.allowed_origins
 								   ELSE excluded.allowed_origins END
 	RETURNING s.site_id INTO id;
@@ -76,6 +76,18 @@ AS 'MODULE_PATHNAME', 'edgestat_value_score'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION edgestat.value_score(bigint, bigint, bigint, bigint, bigint, bigint, bigint) IS
 'the engagement value score (0-100) of the given activity under edgestat.score_weights';
+
+-- Changes to sites and weights reach the caches of every process
+-- (the HTTP workers included) when they commit.
+CREATE FUNCTION edgestat.invalidate_caches() RETURNS trigger
+AS 'MODULE_PATHNAME', 'edgestat_invalidate_caches'
+LANGUAGE C;
+CREATE TRIGGER sites_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON edgestat.sites
+	FOR EACH STATEMENT EXECUTE FUNCTION edgestat.invalidate_caches();
+CREATE TRIGGER score_weights_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON edgestat.score_weights
+	FOR EACH STATEMENT EXECUTE FUNCTION edgestat.invalidate_caches();
 
 REVOKE ALL ON ALL TABLES IN SCHEMA edgestat FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edgestat.add_site(text, text[]) FROM PUBLIC;
