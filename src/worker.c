@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -174,7 +175,12 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	 * Called inside MHD: keep the last message for startup errors and log
 	 * at DEBUG1 only, since garbage from clients makes MHD chatty.
 	 */
+	size_t		len;
+
 	vsnprintf(mhd_last_error, sizeof(mhd_last_error), fmt, ap);
+	len = strlen(mhd_last_error);
+	while (len > 0 && isspace((unsigned char) mhd_last_error[len - 1]))
+		mhd_last_error[--len] = '\0';
 	PG_TRY();
 	{
 		elog(DEBUG1, "edgestat http: %s", mhd_last_error);
@@ -1323,24 +1329,33 @@ start_daemon(const struct sockaddr *sa, bool v6, bool dual)
 	else if (v6)
 		flags |= MHD_USE_IPv6;
 	mhd_last_error[0] = '\0';
-	/* SO_REUSEPORT only when our own workers share the port */
-	return MHD_start_daemon(flags, (uint16_t) es_port, NULL, NULL,
-							on_request, NULL,
-							MHD_OPTION_SOCK_ADDR, sa,
-							MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-							MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-							MHD_OPTION_CONNECTION_LIMIT,
-							(unsigned int) es_max_connections,
-							MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-							(unsigned int) es_max_connections_per_ip,
-							MHD_OPTION_CONNECTION_TIMEOUT,
-							(unsigned int) es_connection_timeout_s,
-							MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-							(size_t) ES_MHD_MEMORY,
-							MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
-							MHD_OPTION_LISTENING_ADDRESS_REUSE,
-							(unsigned int) (es_workers > 1 ? 1 : 0),
-							MHD_OPTION_END);
+
+	/*
+	 * SO_REUSEPORT only when our own workers share the port.  The option
+	 * must be absent otherwise: passed as 0 it also drops MHD's default
+	 * SO_REUSEADDR, and a restarted worker then cannot bind while old
+	 * connections sit in TIME_WAIT.
+	 */
+	{
+		struct MHD_OptionItem opts[] = {
+			{MHD_OPTION_SOCK_ADDR, 0, (void *) sa},
+			{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) on_completed, NULL},
+			{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) mhd_logger, NULL},
+			{MHD_OPTION_CONNECTION_LIMIT, es_max_connections, NULL},
+			{MHD_OPTION_PER_IP_CONNECTION_LIMIT, es_max_connections_per_ip, NULL},
+			{MHD_OPTION_CONNECTION_TIMEOUT, es_connection_timeout_s, NULL},
+			{MHD_OPTION_CONNECTION_MEMORY_LIMIT, ES_MHD_MEMORY, NULL},
+			{MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+			{es_workers > 1 ? MHD_OPTION_LISTENING_ADDRESS_REUSE : MHD_OPTION_END,
+			1, NULL},
+			{MHD_OPTION_END, 0, NULL}
+		};
+
+		return MHD_start_daemon(flags, (uint16_t) es_port, NULL, NULL,
+								on_request, NULL,
+								MHD_OPTION_ARRAY, opts,
+								MHD_OPTION_END);
+	}
 }
 
 static void
