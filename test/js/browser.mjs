@@ -31,17 +31,22 @@ export const DESKTOP_UA =
  * Launch the system Chromium headless. playwright-core gives every launch a
  * fresh temporary profile (user-data-dir) of its own and removes it on close().
  * @param {import('playwright-core').BrowserType} chromium  playwright-core's `chromium`
- * @param {object} [opts] extra launch options (merged; `args` are appended)
+ * @param {object} [opts] extra launch options (merged; `args` are appended);
+ *   `userAgent` (default DESKTOP_UA, null to keep Chromium's own) is passed as --user-agent
  * @returns {Promise<import('playwright-core').Browser>}
  */
 export async function launchChromium(chromium, opts = {}) {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`${CHROMIUM_PATH} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   }
+  const { userAgent = DESKTOP_UA, ...rest } = opts;
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    ...opts,
-    args: [...CHROMIUM_ARGS, ...(opts.args || [])],
+    ...rest,
+    // Browser-wide UA as well as per context: beacons sent while a page unloads
+    // (sendBeacon/keepalive on pagehide) leave without the context's override
+    // and would otherwise say "HeadlessChrome" and be dropped as a bot.
+    args: [...CHROMIUM_ARGS, ...(userAgent ? [`--user-agent=${userAgent}`] : []), ...(rest.args || [])],
   });
 }

@@ -149,7 +149,7 @@ export async function startCluster({ httpPort, settings = {}, extension = true, 
     cluster.running = true;
     await asPg('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', String(Math.ceil(timeout / 1000)), 'start']);
     if (extension) {
-      await cluster.psql('CREATE EXTENSION edgestat');
+      await cluster.psql('CREATE EXTENSION edgestat CASCADE'); // CASCADE: whatever edgestat.control requires
       await waitFor(async () => (await fetch(`${cluster.baseUrl}/healthz`)).status === 200,
         { timeout, interval: 200, message: `GET ${cluster.baseUrl}/healthz` });
     }

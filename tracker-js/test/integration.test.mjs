@@ -106,7 +106,7 @@ test('heartbeats at data-heartbeat=1 while active, engaged_ms growing', async ()
   const ctx = await newContext();
   const p = await ctx.newPage();
   await p.goto(srv.url('/hb/page'));
-  await p.mouse.click(5, 5);
+  await p.click('#btn');
   let i = 0;
   const rows = await waitFor(async () => {
     await p.mouse.move(10 + (i++ % 50), 20); // simulated activity
