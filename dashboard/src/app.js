@@ -302,18 +302,19 @@ function renderChart(rows) {
 async function refreshReports() {
   const p = rangeParams();
   const bucket = RANGES[state.range] > 3 * 86400e3 ? '1 day' : '1 hour';
-  const [summary, ts, pages, refs, countries] = await Promise.all([
-    api('summary', p),
-    api('timeseries', { ...p, bucket }),
-    api('breakdown', { ...p, dimension: 'page', lim: '8' }),
-    api('breakdown', { ...p, dimension: 'referrer', lim: '8' }),
-    api('breakdown', { ...p, dimension: 'country', lim: '8' }),
-  ]);
-  renderSummary(summary || {});
-  renderChart(Array.isArray(ts) ? ts : []);
-  renderTop('top-pages', pages, (v) => esc(v || '/'));
-  renderTop('top-referrers', refs, (v) => (v ? esc(v) : '<i>Direct / none</i>'));
-  renderTop('top-countries', countries, (v) => `${ccBadge(v)}${esc(countryName(v))}`);
+  // Each panel on its own: one failing report does not blank the others.
+  const jobs = [
+    [api('summary', p), (s) => renderSummary(s || {})],
+    [api('timeseries', { ...p, bucket }), (ts) => renderChart(Array.isArray(ts) ? ts : [])],
+    [api('breakdown', { ...p, dimension: 'page', lim: '8' }), (r) => renderTop('top-pages', r, (v) => esc(v || '/'))],
+    [api('breakdown', { ...p, dimension: 'referrer', lim: '8' }), (r) => renderTop('top-referrers', r, (v) => (v ? esc(v) : '<i>Direct / none</i>'))],
+    [api('breakdown', { ...p, dimension: 'country', lim: '8' }), (r) => renderTop('top-countries', r, (v) => `${ccBadge(v)}${esc(countryName(v))}`)],
+  ];
+  const results = await Promise.allSettled(jobs.map(([pr]) => pr));
+  results.forEach((r, i) => { if (r.status === 'fulfilled') jobs[i][1](r.value); });
+  const denied = results.find((r) => r.status === 'rejected' && r.reason instanceof AuthError);
+  if (denied) throw denied.reason;
+  for (const r of results) if (r.status === 'rejected') console.warn(String(r.reason));
 }
 
 async function refreshLive() {

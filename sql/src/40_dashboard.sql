@@ -138,7 +138,8 @@ BEGIN
 		FROM edgestat.breakdown(dom, dim, t_since, t_until, lim) x;
 
 	WHEN 'live' THEN
-		ttl := coalesce(nullif(current_setting('edgestat.live_ttl', true), '')::int, 300);
+		-- SHOW gives the GUC with its unit ("5min"); as an interval it reads back.
+		ttl := coalesce(extract(epoch FROM nullif(current_setting('edgestat.live_ttl', true), '')::interval)::int, 300);
 		SELECT json_build_object(
 			'live', edgestat.live_visitors(dom),
 			'ttl', ttl,
