@@ -5,6 +5,7 @@ use strict;
 use warnings;
 
 use IO::Select;
+use POSIX ();
 use IO::Socket::INET;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -431,7 +432,7 @@ is(http('GET', '/healthz')->{status}, 200, 'worker still serves after garbage');
 			$slow->syswrite($c) or last;
 			sleep 1;
 		}
-		exit 0;
+		POSIX::_exit(0);
 	}
 	sleep 2;
 	my $t0 = time;
