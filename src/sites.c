@@ -26,6 +26,10 @@
 #include "edgestat.h"
 #include "url.h"
 
+#if PG_VERSION_NUM < 140000
+#define HASH_STRINGS 0			/* string keys were the default */
+#endif
+
 typedef struct SiteEntry
 {
 	char		domain[256];	/* hash key */
