@@ -90,5 +90,6 @@ extern bool es_utf8_valid(const char *s, size_t len);
 extern size_t es_utf8_chars(const char *s, size_t len);
 extern bool es_uuid_parse(const char *text, uint8_t out[16]);
 extern void es_uuid_format(const uint8_t uuid[16], char out[37]);
+extern int	es_hex_digit(char c);	/* 0..15, or -1 for a non-hex char */
 
 #endif							/* EDGESTAT_BEACON_H */
