@@ -77,6 +77,7 @@
 
   var send = (n, props, depth) => {
     if (skip) return;
+    deepest(); // the scroll event of a last-moment scroll may not have fired yet (leave)
     var body = {
       d: site, n: n, u: loc.href, v: visitor.v, s: session.s, q: q++,
       sd: depth || sd, et: Math.round(session.e), ic: session.i, w: innerWidth
@@ -90,9 +91,10 @@
     try { fetch(api, { method: 'POST', body: body, keepalive: true, mode: 'no-cors', credentials: 'omit' }).catch(() => {}); } catch (e) {}
   };
 
-  var depthNow = () => {
-    var h = d.documentElement.scrollHeight;
-    return Math.min(100, Math.round((scrollY + innerHeight) / h * 100)) || 0;
+  // Deepest scroll of this page view so far, in percent; a page that fits is 100.
+  var deepest = () => {
+    var x = Math.min(100, Math.round((scrollY + innerHeight) / d.documentElement.scrollHeight * 100)) || 0;
+    return sd = x > sd ? x : sd;
   };
 
   var pageview = () => {
@@ -100,8 +102,7 @@
     if (id == page) return; // replaceState/pushState to the same page
     page = id;
     skip = exclude.some((re) => re.test(loc.pathname));
-    q = mark = 0;
-    sd = depthNow();
+    q = mark = sd = 0;
     send('pageview');
   };
 
@@ -110,9 +111,7 @@
   // Scroll: one event per newly crossed milestone, carrying that milestone.
   on(w, 'scroll', () => {
     active();
-    var x = depthNow();
-    if (x > sd) sd = x;
-    for (x = mark + 25; x <= sd; x += 25) send('scroll', 0, mark = x);
+    for (var x = mark + 25; x <= deepest(); x += 25) send('scroll', 0, mark = x);
   });
 
   // Input: count every click, tap or key press (pointerdown covers mouse, touch and
