@@ -303,31 +303,31 @@ es_feed_head(void)
 uint64
 es_feed_read(uint64 after, EsFeedReader fn, void *arg)
 {
-	uint64		head;
+	uint64		newest = es_feed_head();
 	uint64		first;
+	uint64		last;
 	FeedEntry  *copy;
 	int			n = 0;
 
-	if (live == NULL)
+	if (newest <= after)
 		return after;
 
-	if (es_feed_head() <= after)
-		return after;
-
-	/* Copy out under the lock, call back without it. */
-	copy = palloc(sizeof(FeedEntry) * FEED_SLOTS);
+	/*
+	 * Copy out under the lock, call back without it.  Entries published
+	 * since es_feed_head() above are left for the next call.
+	 */
+	copy = palloc(sizeof(FeedEntry) * Min(newest - after, FEED_SLOTS));
 	LWLockAcquire(live_lock, LW_SHARED);
-	head = live->feed_head;
-	first = (head > FEED_SLOTS && after < head - FEED_SLOTS) ?
-		head - FEED_SLOTS : after;
-	for (uint64 seq = first + 1; seq <= head; seq++)
+	first = live->feed_head > FEED_SLOTS ? Max(after, live->feed_head - FEED_SLOTS) : after;
+	last = Min(live->feed_head, first + Min(newest - after, FEED_SLOTS));
+	for (uint64 seq = first + 1; seq <= last; seq++)
 		copy[n++] = live->feed[seq % FEED_SLOTS];
 	LWLockRelease(live_lock);
 
 	for (int i = 0; i < n; i++)
 		fn(copy[i].site_id, copy[i].payload, arg);
 	pfree(copy);
-	return head > after ? head : after;
+	return last;
 }
 
 static void
