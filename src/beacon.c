@@ -172,8 +172,10 @@ es_uuid_format(const uint8_t uuid[16], char out[37])
 	*p = '\0';
 }
 
+static bool fail(EsBeaconError *err, int index, const char *fmt,...) ES_PRINTF(3, 4);
+
 /* Fill *err; "event N: " prefixes problems of one event.  Returns false. */
-static bool ES_PRINTF(3, 4)
+static bool
 fail(EsBeaconError *err, int index, const char *fmt,...)
 {
 	va_list		ap;
@@ -208,16 +210,16 @@ hex4(const char *s, size_t avail, unsigned int *cp)
 }
 
 /*
- * Check the inside of every JSON string before cJSON sees it.  cJSON turns
- * "\u0000" into a silently truncated string, which PostgreSQL text could
- * not hold anyway, and it lets raw control characters through; both are
- * refused here with the byte offset, as are control characters between
- * tokens, which cJSON takes for whitespace.  Tracking the string state byte by
- * byte gets escaped backslashes right ("\\u0000" is not an escape).
- * Outside strings only '"' matters: other syntax is cJSON's business.
+ * What cJSON lets through and PostgreSQL or a strict JSON reader would
+ * not: "\u0000" (cJSON silently truncates the string there, and text
+ * cannot hold NUL anyway), unpaired surrogate escapes, raw control
+ * characters inside strings, and control bytes between tokens, which
+ * cJSON skips as whitespace.  Tracking the string state byte by byte
+ * gets escaped backslashes right ("\\u0000" is not an escape); all other
+ * syntax is left to cJSON.
  */
 static bool
-scan_strings(const char *body, size_t len, EsBeaconError *err)
+prescan(const char *body, size_t len, EsBeaconError *err)
 {
 	bool		in_string = false;
 	size_t		i = 0;
@@ -519,7 +521,7 @@ es_beacon_parse(const char *body, size_t len, EsBeaconList *list,
 	bad = utf8_invalid_at(body, len);
 	if (bad < len)
 		return fail(err, -1, "body is not valid UTF-8 at byte %zu", bad);
-	if (!scan_strings(body, len, err))
+	if (!prescan(body, len, err))
 		return false;
 
 	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
