@@ -86,7 +86,7 @@ const countryName = (() => {
 })();
 function place(city, country) {
   const c = country ? countryName(country) : '';
-  return city ? `${city}, ${c}` : c || 'somewhere';
+  return city ? `${city}, ${c}` : c || 'Someone';
 }
 function ago(ts) {
   const s = Math.max(0, Math.round((Date.now() - ts) / 1000));
@@ -293,7 +293,9 @@ function renderChart(rows) {
     const d = new Date(rows[i].bucket);
     const txt = daily ? d.toLocaleDateString('en', { month: 'short', day: 'numeric' })
       : d.toLocaleTimeString('en', { hour: '2-digit', minute: '2-digit', hour12: false });
-    labels.push(`<span style="left:${((x(i) / W) * 100).toFixed(2)}%">${esc(txt)}</span>`);
+    const at = x(i) / W;
+    const shift = at < 0.04 ? '0' : at > 0.96 ? '-100%' : '-50%';
+    labels.push(`<span style="left:${(at * 100).toFixed(2)}%;transform:translateX(${shift})">${esc(txt)}</span>`);
   }
   $('chart-axis').innerHTML = labels.join('');
   $('chart-ymax').textContent = fmtInt(maxV);

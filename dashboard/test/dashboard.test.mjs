@@ -162,6 +162,44 @@ test('HTTP: /api and /live answer 401 without a valid token, and stay within the
   assert.equal(bad.status, 400);
 });
 
+test('HTTP: /live is a clean event stream of the token\'s site only', async () => {
+  const ctl = new AbortController();
+  const res = await fetch(`${pg.baseUrl}/live?token=${tokens['b.test']}`, { signal: ctl.signal });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let raw = '';
+  const readUntil = async (re) => {
+    const end = Date.now() + 10000;
+    while (!re.test(raw)) {
+      if (Date.now() > end) throw new Error(`no ${re} in ${JSON.stringify(raw)}`);
+      const { value, done } = await Promise.race([reader.read(), new Promise((r) => setTimeout(() => r({ value: new Uint8Array() }), 200))]);
+      if (done) throw new Error('stream closed');
+      raw += dec.decode(value, { stream: true });
+    }
+  };
+  await new Promise((r) => setTimeout(r, 200));
+  const va = randomUUID();
+  const vb = randomUUID();
+  await post(beacon('a.test', 'pageview', { v: va, path: '/a-stream' }), BERLIN);
+  await post(beacon('b.test', 'pageview', { v: vb, path: '/b-stream' }), TOKYO);
+  await readUntil(/\/b-stream[^\n]*\n\n/);
+  ctl.abort();
+  // A stray byte (a NUL after the greeting, say) would make EventSource drop
+  // the next message, so the first event after connecting would be lost.
+  assert.ok(!raw.includes('\0'), `NUL byte in the SSE stream: ${JSON.stringify(raw.slice(0, 80))}`);
+  const messages = raw.split('\n\n').filter((m) => m.startsWith('data: ')).map((m) => JSON.parse(m.slice(6)));
+  assert.ok(messages.length >= 1);
+  assert.ok(messages.every((m) => m.site === 'b.test'), JSON.stringify(messages));
+  const m = messages.find((x) => x.v === vb);
+  for (const k of ['site', 'v', 'n', 'path', 'country', 'city', 'lat', 'lon', 'score', 'live']) assert.ok(k in m, `SSE payload lacks ${k}`);
+  assert.equal(m.path, '/b-stream');
+  assert.equal(m.country, 'JP');
+  assert.ok(Math.abs(m.lat - 35.6762) < 0.01 && Math.abs(m.lon - 139.6503) < 0.01);
+  assert.ok(!raw.includes(va) && !raw.includes('/a-stream'), 'b.test stream carries an a.test event');
+});
+
 test('the page refuses to show anything without a valid token', async () => {
   for (const q of ['', `?token=${'e'.repeat(64)}`, '#token=nonsense-token-value']) {
     const page = await newPage();

@@ -159,12 +159,15 @@ BEGIN
 		SELECT coalesce(json_agg(json_build_object(
 			'ts', e.ts, 'n', e.name, 'path', e.path, 'v', e.visitor_id,
 			'country', e.country, 'city', e.city, 'referrer', e.referrer_host,
-			'device', e.device, 'browser', e.browser) ORDER BY e.ts DESC), '[]'::json)
+			'device', e.device, 'browser', e.browser, 'score', vi.score)
+			ORDER BY e.ts DESC), '[]'::json)
 		INTO res
 		FROM (SELECT * FROM edgestat.events ev
 			  WHERE ev.site_id = sid
 			  ORDER BY ev.ts DESC
-			  LIMIT 50) e;
+			  LIMIT 50) e
+		LEFT JOIN edgestat.visitors vi
+			ON vi.site_id = sid AND vi.visitor_id = e.visitor_id;
 
 	ELSE
 		RAISE EXCEPTION 'edgestat: unknown dashboard endpoint "%"', endpoint
