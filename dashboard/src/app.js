@@ -287,7 +287,8 @@ function renderChart(rows) {
   });
   svg.innerHTML = `${grid}<path class="area visitors" d="${area}"/><path class="line pageviews" d="${line('pageviews')}"/><path class="line visitors" d="${line('visitors')}"/>${hits}`;
   const labels = [];
-  const step = Math.max(1, Math.ceil(n / 8));
+  const fit = Math.max(2, Math.min(8, Math.floor((svg.clientWidth || 1000) / 90)));
+  const step = Math.max(1, Math.ceil(n / fit));
   const daily = RANGES[state.range] > 3 * 86400e3;
   for (let i = 0; i < n; i += step) {
     const d = new Date(rows[i].bucket);
