@@ -32,7 +32,7 @@ sql/edgestat--1.0.sql: $(sort $(wildcard sql/src/*.sql))
 	cat $^ > $@
 
 # Deterministic GeoIP databases for the tests (MaxMind::DB::Writer).
-GEOIP_TEST_DBS = test/data/geo-a.mmdb test/data/geo-b.mmdb
+GEOIP_TEST_DBS = test/data/geo-a.mmdb test/data/geo-b.mmdb test/data/geo-flat.mmdb
 test/data/geo-%.mmdb: test/geoip/make-mmdb.pl
 	@mkdir -p test/data
 	perl $< $@ $*

@@ -7,6 +7,7 @@
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set geo_a :abs_srcdir '/test/data/geo-a.mmdb'
 \set geo_b :abs_srcdir '/test/data/geo-b.mmdb'
+\set geo_flat :abs_srcdir '/test/data/geo-flat.mmdb'
 
 CREATE FUNCTION located(ip inet, q int) RETURNS TABLE(country text, region text, city text, latitude float8, longitude float8)
 LANGUAGE plpgsql AS $$
@@ -43,6 +44,13 @@ ALTER SYSTEM SET edgestat.geoip_database = :'geo_b';
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.3);
 SELECT * FROM located('192.0.2.10', 20010);
+
+-- the flat layout of the ip-location-db databases (the demo's GeoLite2)
+ALTER SYSTEM SET edgestat.geoip_database = :'geo_flat';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+SELECT * FROM located('198.51.100.7', 20015);
+SELECT * FROM located('198.18.3.4', 20016);
 
 -- missing and corrupt files: a WARNING, events still stored without location
 ALTER SYSTEM SET edgestat.geoip_database = 'missing.mmdb';

@@ -45,9 +45,11 @@ SELECT name, path, referrer_host, utm_source, utm_medium, utm_campaign, seq,
 	   country, city, props
 FROM edgestat.events;
 
--- an array: a custom goal with props, a heartbeat; referrer of the site itself is internal
+-- an array: a custom goal with props, a heartbeat; referrer of the site itself is internal,
+-- and so is one from the page's own host (a site served under another name)
 SELECT try_ingest('[' || beacon('{"n": "signup", "u": "https://example.com/join", "q": 2, "p": {"plan": "pro", "seats": "3"}}')
 				  || ',' || beacon('{"n": "heartbeat", "u": "https://example.com/join", "q": 3, "et": 15000, "r": "https://example.com/blog"}')
+				  || ',' || beacon('{"n": "pageview", "u": "http://127.0.0.1:8000/mirror", "q": 4, "r": "http://127.0.0.1:8000/"}')
 				  || ']', NULL, :'iphone');
 SELECT name, path, referrer_host, seq, engaged_ms, browser, os, device, props
 FROM edgestat.events ORDER BY seq;

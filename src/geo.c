@@ -178,13 +178,26 @@ es_geo_lookup(const EsAddr *addr, EsGeo *out)
 		return;
 	}
 	out->found = true;
-	entry_string(&result.entry, out->country, sizeof(out->country),
-				 "country", "iso_code", NULL);
-	entry_string(&result.entry, out->region, sizeof(out->region),
-				 "subdivisions", "0", "names", "en", NULL);
-	entry_string(&result.entry, out->city, sizeof(out->city),
-				 "city", "names", "en", NULL);
+
+	/*
+	 * MaxMind's GeoIP2/GeoLite2 layout nests its names; the flat layout of
+	 * the ip-location-db databases (country_code, state1, city, latitude,
+	 * longitude) is read when the nested one is absent.
+	 */
+	if (!entry_string(&result.entry, out->country, sizeof(out->country),
+					  "country", "iso_code", NULL))
+		entry_string(&result.entry, out->country, sizeof(out->country),
+					 "country_code", NULL);
+	if (!entry_string(&result.entry, out->region, sizeof(out->region),
+					  "subdivisions", "0", "names", "en", NULL))
+		entry_string(&result.entry, out->region, sizeof(out->region),
+					 "state1", NULL);
+	if (!entry_string(&result.entry, out->city, sizeof(out->city),
+					  "city", "names", "en", NULL))
+		entry_string(&result.entry, out->city, sizeof(out->city), "city", NULL);
 	out->has_location =
-		entry_double(&result.entry, &out->latitude, "location", "latitude", NULL) &&
-		entry_double(&result.entry, &out->longitude, "location", "longitude", NULL);
+		(entry_double(&result.entry, &out->latitude, "location", "latitude", NULL) &&
+		 entry_double(&result.entry, &out->longitude, "location", "longitude", NULL)) ||
+		(entry_double(&result.entry, &out->latitude, "latitude", NULL) &&
+		 entry_double(&result.entry, &out->longitude, "longitude", NULL));
 }

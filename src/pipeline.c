@@ -186,6 +186,7 @@ batch_append(EsBatch *batch, const EsBeacon *b, const EsSite *site,
 	row->name = pstrdup(b->name);
 
 	/* The parser accepted u only as an absolute http(s) URL. */
+	memset(&page, 0, sizeof(page));
 	if (es_url_split(b->url, strlen(b->url), &page))
 	{
 		row->path = span_dup(page.path);
@@ -196,14 +197,22 @@ batch_append(EsBatch *batch, const EsBeacon *b, const EsSite *site,
 	else
 		row->path = pstrdup("/");
 
+	/*
+	 * A referrer on the site itself (its domain, or the page's own host) is
+	 * navigation, not a source.
+	 */
 	if (b->referrer && es_url_split(b->referrer, strlen(b->referrer), &ref))
 	{
 		char		host[256];
+		char		page_host[256];
 		const char *own = strncmp(site->domain, "www.", 4) == 0 ?
 			site->domain + 4 : site->domain;
 
 		if (es_host_normalize(ref.host, host, sizeof(host)) > 0 &&
-			strcmp(host, own) != 0)
+			strcmp(host, own) != 0 &&
+			!(page.host.ptr &&
+			  es_host_normalize(page.host, page_host, sizeof(page_host)) > 0 &&
+			  strcmp(host, page_host) == 0))
 			row->referrer_host = pstrdup(host);
 	}
 

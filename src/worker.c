@@ -1054,7 +1054,11 @@ serve_live(EsConn *c)
 		last_ping = GetCurrentTimestamp();
 	c->kind = EC_SSE;
 	c->site_id = (int32) id->valuedouble;
-	sse_append(c, "retry: 3000\n: connected\n\n", 26);
+	{
+		static const char hello[] = "retry: 3000\n: connected\n\n";
+
+		sse_append(c, hello, sizeof(hello) - 1);
+	}
 	dlist_push_tail(&sse_list, &c->node);
 	c->in_list = true;
 	nsse++;

@@ -10,6 +10,8 @@
 #   2001:db8::/32    FR, Paris      48.8566   2.3522
 #   198.18.0.0/15    country only: BR (no city, no location)
 # Variant "b" swaps Berlin for Munich (DE, Bavaria, 48.1351 11.5820).
+# Variant "flat" has variant a's places in the flat layout of the
+# ip-location-db databases (country_code, state1, city, latitude, longitude).
 use strict;
 use warnings;
 use MaxMind::DB::Writer::Tree;
@@ -24,6 +26,8 @@ my %types = (
 	names        => 'map',
 	en           => 'utf8_string',
 	city         => 'map',
+	country_code => 'utf8_string',
+	state1       => 'utf8_string',
 	subdivisions => ['array', 'map'],
 	location     => 'map',
 	latitude     => 'double',
@@ -36,13 +40,23 @@ my $tree = MaxMind::DB::Writer::Tree->new(
 	database_type         => 'GeoIP2-City',
 	languages             => ['en'],
 	description           => { en => 'edgestat test database' },
-	map_key_type_callback => sub { $types{ $_[0] } },
+	map_key_type_callback => sub {
+		return 'utf8_string' if $variant eq 'flat' && $_[0] eq 'city';
+		return $types{ $_[0] };
+	},
 	alias_ipv6_to_ipv4    => 1,
 	remove_reserved_networks => 0,
 );
 
 sub place {
 	my ($cc, $region, $city, $lat, $lon) = @_;
+	if ($variant eq 'flat') {
+		my %f = (country_code => $cc);
+		$f{state1} = $region if $region;
+		$f{city} = $city if $city;
+		@f{qw(latitude longitude)} = ($lat, $lon) if defined $lat;
+		return \%f;
+	}
 	my %r = (country => { iso_code => $cc, names => { en => $cc } });
 	$r{subdivisions} = [ { names => { en => $region } } ] if $region;
 	$r{city} = { names => { en => $city } } if $city;
