@@ -54,7 +54,13 @@ test('the demo runs, geolocates simulated visitors from many countries, and clea
     }
     const countries = await api('breakdown', '&dimension=country&lim=50');
     assert.ok(countries.filter((c) => c.value).length >= 4, JSON.stringify(countries));
-    const recent = await api('recent');
+    let recent;
+    const enough = Date.now() + 20000;
+    do {
+      recent = await api('recent');
+      if (recent.length >= 20) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    } while (Date.now() < enough);
     const kinds = new Set(recent.map((e) => e.n));
     assert.ok(kinds.has('pageview') && recent.length >= 20, JSON.stringify([...kinds]));
   } finally {
