@@ -1,0 +1,661 @@
+-- edgestat 1.0: reports.  Owns the rollup tables, the statement-level
+-- triggers that maintain them at ingest, and the report functions
+-- edgestat.summary(), edgestat.timeseries() and edgestat.breakdown().
+--
+-- Why rollups: a report over 30 days must not read 10 million raw events.
+-- Every batch the writer commits (one INSERT ... ON CONFLICT statement into
+-- events, sessions and visitors) fires one AFTER ... FOR EACH STATEMENT
+-- trigger per table and event kind; each trigger folds the whole batch,
+-- through its transition table, into a handful of aggregate upserts.  There
+-- are no per-row triggers.
+--
+-- Granularity: one rollup row per UTC hour (and, for breakdowns, also per
+-- UTC day so that a 30-day breakdown reads ~30 rows per value, not ~720).
+-- A report over [since, until) therefore covers every whole UTC hour that
+-- starts in [date_trunc('hour', since), until): both ends are widened to
+-- whole hours.
+--
+-- Unique visitors are approximate: HyperLogLog sketches (extension hll),
+-- log2m = 14, regwidth = 5: a relative standard error of 1.04/sqrt(2^14) =
+-- 0.81 % (about 1.6 % at 2 sigma), and exact up to 1280 distinct visitors
+-- per sketch (hll's "explicit" representation; every sketch of the
+-- regression test is exact).  An exact distinct count over a month reads
+-- every raw event of it: ~300 ms per 300K events (bench/reports/run).
+--
+-- Which rows count where:
+--   visitors, pageviews, events     from events, by event hour;
+--   visits, bounce_rate, views_per_visit, visit_duration
+--                                   from sessions, by session start hour
+--                                   (a bounce is a visit with exactly one
+--                                   pageview; views_per_visit is the
+--                                   sessions' pageviews over visits);
+--   breakdown page, event           from events (visitors who sent an event
+--                                   with that path/name, its pageviews and
+--                                   events);
+--   breakdown of the session attributes (entry_page, exit_page, referrer,
+--   utm_*, country, region, city, browser, os, device)
+--                                   from sessions started in the range:
+--                                   their visitors, and the pageviews and
+--                                   events those sessions have so far.
+--
+-- Session rows change after they are first written (their pageviews grow,
+-- exit_page moves, a late earlier beacon moves started_at and entry_page, a
+-- NULL attribute is filled in).  The UPDATE trigger therefore applies the
+-- difference NEW - OLD to the counters, which stay exact.
+--
+-- Sketches are what costs at ingest: merging into a large (dense) sketch
+-- costs ~0.1 ms, and a batch touches ~1000 breakdown rows.  So the triggers
+-- merge visitors only into the hourly rows (small sketches) and keep the
+-- daily rows' counters; an hour's sketches are folded into its day once,
+-- when the hour is "sealed", two hours after it ended (at most one hour per
+-- batch, by the batch that sees the clock pass; the clock is the batch's
+-- newest event, i.e. ingest time).  Hours touched since their seal are
+-- listed in rollup_open; reports read days holding open hours hour by hour.
+--
+-- A sketch cannot forget a visitor, so the exit_page sketches, whose value
+-- moves with every pageview, are not merged at ingest at all: the seal
+-- computes them from the sessions of the hour, and a report computes open
+-- hours' exit visitors from the sessions table (normally the last 2-3 hours).
+-- A visitor whose session changes another attribute (referrer filled in,
+-- entry page moved by a late beacon) stays counted under the old value too
+-- (rare, small overcounts).  An exit page that moves after its hour was
+-- sealed (a late beacon, a session over 2 hours) reopens the hour, and its
+-- reseal rebuilds the day's exit sketches from the hours.
+
+-- ---------------------------------------------------------------------
+-- Rollup tables.  They outlive the raw events (apply_retention() keeps
+-- them), so they cannot be rebuilt and pg_dump must dump their rows:
+-- pg_extension_config_dump below.
+-- ---------------------------------------------------------------------
+
+-- Per site and UTC hour.  Event columns (visitors, pageviews, events) by
+-- event time, session columns (visits ...) by session start time.
+CREATE TABLE edgestat.rollup_hourly (
+	site_id int NOT NULL,
+	hour timestamptz NOT NULL,
+	visitors hll(14, 5, -1, 1) NOT NULL DEFAULT hll_empty(14, 5, -1, 1),
+	pageviews bigint NOT NULL DEFAULT 0,
+	events bigint NOT NULL DEFAULT 0,
+	visits bigint NOT NULL DEFAULT 0,
+	bounces bigint NOT NULL DEFAULT 0,
+	visit_pageviews bigint NOT NULL DEFAULT 0,
+	visit_duration_ms bigint NOT NULL DEFAULT 0,
+	sealed bool NOT NULL DEFAULT false,	-- folded into the daily sketches once
+	PRIMARY KEY (site_id, hour)
+);
+COMMENT ON TABLE edgestat.rollup_hourly IS
+	'per site and UTC hour: visitor sketch, pageviews, events (by event time); visits, bounces, visit pageviews and duration (by session start)';
+
+-- Per site, dimension, UTC hour (or day) and value.  NULL values (no
+-- referrer, unknown country ...) are stored as '' so they can be part of
+-- the key; reports turn '' back into NULL.
+CREATE TABLE edgestat.rollup_dims_hourly (
+	site_id int NOT NULL,
+	dim text NOT NULL,
+	hour timestamptz NOT NULL,
+	value text NOT NULL,
+	visitors hll(14, 5, -1, 1) NOT NULL DEFAULT hll_empty(14, 5, -1, 1),
+	visits bigint NOT NULL DEFAULT 0,
+	pageviews bigint NOT NULL DEFAULT 0,
+	events bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (site_id, dim, hour, value)
+);
+COMMENT ON TABLE edgestat.rollup_dims_hourly IS
+	'breakdown rollup per site, dimension, UTC hour and value ('''' = none)';
+
+CREATE TABLE edgestat.rollup_dims_daily (
+	site_id int NOT NULL,
+	dim text NOT NULL,
+	day timestamptz NOT NULL,
+	value text NOT NULL,
+	visitors hll(14, 5, -1, 1) NOT NULL DEFAULT hll_empty(14, 5, -1, 1),
+	visits bigint NOT NULL DEFAULT 0,
+	pageviews bigint NOT NULL DEFAULT 0,
+	events bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (site_id, dim, day, value)
+);
+COMMENT ON TABLE edgestat.rollup_dims_daily IS
+	'breakdown rollup per site, dimension, UTC day and value ('''' = none)';
+
+-- (site, hour) whose sketches changed since the hour was last sealed
+-- (every hour with data is listed until its first seal).
+CREATE TABLE edgestat.rollup_open (
+	site_id int NOT NULL,
+	hour timestamptz NOT NULL,
+	PRIMARY KEY (site_id, hour)
+);
+COMMENT ON TABLE edgestat.rollup_open IS
+	'hours whose visitor sketches are not folded into the daily rollup yet (see seal_rollups())';
+
+SELECT pg_catalog.pg_extension_config_dump('edgestat.rollup_hourly', '');
+SELECT pg_catalog.pg_extension_config_dump('edgestat.rollup_dims_hourly', '');
+SELECT pg_catalog.pg_extension_config_dump('edgestat.rollup_dims_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('edgestat.rollup_open', '');
+
+REVOKE ALL ON edgestat.rollup_hourly, edgestat.rollup_dims_hourly,
+	edgestat.rollup_dims_daily, edgestat.rollup_open FROM PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- Triggers.  Every upsert sorts its rows by key, so that concurrent batches
+-- lock rollup rows in the same order and cannot deadlock each other.
+-- enable_hashagg is off in them: hll_add_agg's per-group state is large,
+-- so a hash aggregate over a batch's ~1000 groups spills to disk (5-10x
+-- slower), while a sorted group aggregate frees each state as it goes.  The
+-- trigger functions are SECURITY DEFINER: whoever may insert events or
+-- sessions (edgestat.ingest's caller, a role granted INSERT) keeps the
+-- rollups right without privileges on them.
+-- ---------------------------------------------------------------------
+
+-- Events: hourly totals, and the event-scoped dimensions page and event.
+CREATE FUNCTION edgestat.rollup_events() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, edgestat, pg_temp
+SET enable_hashagg = off AS $$
+DECLARE
+	clock timestamptz;
+BEGIN
+	WITH n AS MATERIALIZED (
+		SELECT site_id, date_trunc('hour', ts, 'UTC') AS hour,
+			   hll_hash_any(visitor_id) AS vh, name, path
+		FROM new_events
+	), tot AS (
+		INSERT INTO edgestat.rollup_hourly AS r (site_id, hour, visitors, pageviews, events)
+		SELECT site_id, hour, hll_add_agg(vh, 14, 5, -1, 1),
+			   count(*) FILTER (WHERE name = 'pageview'), count(*)
+		FROM n GROUP BY site_id, hour ORDER BY site_id, hour
+		ON CONFLICT (site_id, hour) DO UPDATE SET
+			visitors = hll_union(r.visitors, excluded.visitors),
+			pageviews = r.pageviews + excluded.pageviews,
+			events = r.events + excluded.events
+	), d AS MATERIALIZED (
+		SELECT n.site_id, x.dim, n.hour, x.value,
+			   hll_add_agg(n.vh, 14, 5, -1, 1) AS visitors,
+			   count(*) FILTER (WHERE n.name = 'pageview') AS pageviews,
+			   count(*) AS events
+		FROM n, LATERAL (VALUES ('page', n.path), ('event', n.name)) AS x(dim, value)
+		GROUP BY n.site_id, x.dim, n.hour, x.value
+	), h AS (
+		INSERT INTO edgestat.rollup_dims_hourly AS r (site_id, dim, hour, value, visitors, pageviews, events)
+		SELECT site_id, dim, hour, value, visitors, pageviews, events
+		FROM d ORDER BY site_id, dim, hour, value
+		ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET
+			visitors = hll_union(r.visitors, excluded.visitors),
+			pageviews = r.pageviews + excluded.pageviews,
+			events = r.events + excluded.events
+	), o AS (
+		INSERT INTO edgestat.rollup_open (site_id, hour)
+		SELECT DISTINCT site_id, hour FROM n ORDER BY 1, 2
+		ON CONFLICT DO NOTHING
+	)
+	-- counters only: the sketch is folded in when the hour is sealed
+	INSERT INTO edgestat.rollup_dims_daily AS r (site_id, dim, day, value, pageviews, events)
+	SELECT site_id, dim, date_trunc('day', hour, 'UTC'), value, sum(pageviews), sum(events)
+	FROM d GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+	ON CONFLICT (site_id, dim, day, value) DO UPDATE SET
+		pageviews = r.pageviews + excluded.pageviews,
+		events = r.events + excluded.events;
+
+	SELECT max(ts) INTO clock FROM new_events;
+	IF clock IS NOT NULL THEN
+		PERFORM edgestat.seal_rollups(clock - interval '2 hours', 1);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- Sessions, both INSERT and UPDATE.  PostgreSQL allows transition tables
+-- only on a trigger for a single event, and an INSERT ... ON CONFLICT DO
+-- UPDATE fires the INSERT trigger with the inserted rows and the UPDATE
+-- trigger with the updated ones (old and new images).  So there are two
+-- trigger functions, made below from one template: an inserted row counts
+-- +1; an updated row counts its new image +1 and its old image -1.  Groups
+-- whose deltas are all zero (a session whose country did not change ...)
+-- are not written at all, so an update usually touches only the totals and
+-- exit_page rows.  A group with a visit moving in or out (a new session, an
+-- attribute that changed) marks its start hour open.
+DO $do$
+DECLARE
+	template constant text := $t$
+CREATE FUNCTION edgestat.%I() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, edgestat, pg_temp
+SET enable_hashagg = off AS $f$
+BEGIN
+	WITH s AS MATERIALIZED (
+		%s
+	), tot AS (
+		INSERT INTO edgestat.rollup_hourly AS r
+			(site_id, hour, visits, bounces, visit_pageviews, visit_duration_ms)
+		SELECT site_id, hour, sum(sign), sum(sign * bounce),
+			   sum(sign * pageviews), sum(sign * duration_ms)
+		FROM s GROUP BY site_id, hour
+		HAVING sum(sign) <> 0 OR sum(sign * bounce) <> 0
+			OR sum(sign * pageviews) <> 0 OR sum(sign * duration_ms) <> 0
+		ORDER BY site_id, hour
+		ON CONFLICT (site_id, hour) DO UPDATE SET
+			visits = r.visits + excluded.visits,
+			bounces = r.bounces + excluded.bounces,
+			visit_pageviews = r.visit_pageviews + excluded.visit_pageviews,
+			visit_duration_ms = r.visit_duration_ms + excluded.visit_duration_ms
+	), d AS MATERIALIZED (
+		SELECT s.site_id, x.dim, s.hour, coalesce(x.value, '') AS value,
+			   hll_add_agg(s.vh, 14, 5, -1, 1)
+				   FILTER (WHERE s.sign > 0 AND x.dim <> 'exit_page') AS visitors,
+			   sum(s.sign) AS visits, sum(s.sign * s.pageviews) AS pageviews,
+			   sum(s.sign * s.events) AS events
+		FROM s, LATERAL (VALUES
+			('entry_page', s.entry_page), ('exit_page', s.exit_page),
+			('referrer', s.referrer_host), ('utm_source', s.utm_source),
+			('utm_medium', s.utm_medium), ('utm_campaign', s.utm_campaign),
+			('country', s.country), ('region', s.region), ('city', s.city),
+			('browser', s.browser), ('os', s.os), ('device', s.device)
+		) AS x(dim, value)
+		GROUP BY 1, 2, 3, 4
+		HAVING sum(s.sign) <> 0 OR sum(s.sign * s.pageviews) <> 0
+			OR sum(s.sign * s.events) <> 0
+	), h AS (
+		INSERT INTO edgestat.rollup_dims_hourly AS r
+			(site_id, dim, hour, value, visitors, visits, pageviews, events)
+		SELECT site_id, dim, hour, value,
+			   coalesce(visitors, hll_empty(14, 5, -1, 1)), visits, pageviews, events
+		FROM d ORDER BY site_id, dim, hour, value
+		ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET
+			visitors = CASE WHEN excluded.visitors = hll_empty(14, 5, -1, 1) THEN r.visitors
+							ELSE hll_union(r.visitors, excluded.visitors) END,
+			visits = r.visits + excluded.visits,
+			pageviews = r.pageviews + excluded.pageviews,
+			events = r.events + excluded.events
+	), o AS (
+		INSERT INTO edgestat.rollup_open (site_id, hour)
+		SELECT DISTINCT site_id, hour FROM d WHERE visits <> 0
+		ORDER BY 1, 2
+		ON CONFLICT DO NOTHING
+	)
+	INSERT INTO edgestat.rollup_dims_daily AS r
+		(site_id, dim, day, value, visits, pageviews, events)
+	SELECT site_id, dim, date_trunc('day', hour, 'UTC'), value,
+		   sum(visits), sum(pageviews), sum(events)
+	FROM d GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+	ON CONFLICT (site_id, dim, day, value) DO UPDATE SET
+		visits = r.visits + excluded.visits,
+		pageviews = r.pageviews + excluded.pageviews,
+		events = r.events + excluded.events;
+	RETURN NULL;
+END
+$f$;
+$t$;
+	-- One signed row per session image, with what the rollups need.
+	image constant text := $i$
+		SELECT site_id, date_trunc('hour', started_at, 'UTC') AS hour,
+			   hll_hash_any(visitor_id) AS vh, %s AS sign,
+			   pageviews, events, (pageviews = 1)::int AS bounce,
+			   (extract(epoch FROM last_seen - started_at) * 1000)::bigint AS duration_ms,
+			   entry_page, exit_page, referrer_host, utm_source, utm_medium,
+			   utm_campaign, country, region, city, browser, os, device
+		FROM %s$i$;
+BEGIN
+	EXECUTE format(template, 'rollup_sessions_insert',
+				   format(image, '1', 'new_sessions'));
+	EXECUTE format(template, 'rollup_sessions_update',
+				   format(image, '1', 'new_sessions') || E'\n\t\tUNION ALL'
+				   || format(image, '-1', 'old_sessions'));
+END
+$do$;
+
+-- Seal open hours that started before "before", oldest first, at most
+-- max_hours of them (NULL: all): compute the hour's exit_page sketches
+-- from its sessions, then fold all of the hour's sketches into its day.
+-- The triggers call it with the batch's clock minus 2 hours and a limit of
+-- one, so the cost per batch is bounded by one hour of data (one sealing
+-- per site and hour: one index scan of the hour's sessions and ~1000
+-- sketch merges).  Sealing early is harmless, only wasted work: an hour
+-- touched again is reopened and folded again (a union is idempotent).
+CREATE FUNCTION edgestat.seal_rollups(before timestamptz, max_hours int DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, edgestat, pg_temp
+SET enable_hashagg = off AS $$
+DECLARE
+	dims constant text[] := '{page,entry_page,exit_page,referrer,utm_source,utm_medium,utm_campaign,country,region,city,browser,os,device,event}';
+	o record;
+	resealing bool;
+	sealed int := 0;
+BEGIN
+	FOR o IN
+		DELETE FROM edgestat.rollup_open r
+		WHERE (r.site_id, r.hour) IN (
+			SELECT x.site_id, x.hour FROM edgestat.rollup_open x
+			WHERE x.hour < before ORDER BY x.hour, x.site_id LIMIT max_hours
+			FOR UPDATE SKIP LOCKED)	-- a concurrent batch seals the others
+		RETURNING r.site_id, r.hour
+	LOOP
+		-- Dynamic SQL: planned afresh each time.  A plan cached by the
+		-- ingest backend while the rollups were small (nested loops over
+		-- sequential scans) gets slower with every row they gain.
+
+		-- exit_page: the hour's sessions as they are now; values no
+		-- session exits on any more (no visits left) get an empty sketch
+		EXECUTE $q$
+			UPDATE edgestat.rollup_dims_hourly r
+			SET visitors = x.visitors
+			FROM (
+				SELECT coalesce(s.exit_page, '') AS value,
+					   hll_add_agg(hll_hash_any(s.visitor_id), 14, 5, -1, 1) AS visitors
+				FROM edgestat.sessions s
+				WHERE s.site_id = $1 AND s.started_at >= $2
+				  AND s.started_at < $2 + interval '1 hour'
+				GROUP BY 1
+			) x
+			WHERE r.site_id = $1 AND r.dim = 'exit_page' AND r.hour = $2
+			  AND r.value = x.value$q$ USING o.site_id, o.hour;
+		EXECUTE $q$
+			UPDATE edgestat.rollup_dims_hourly r
+			SET visitors = hll_empty(14, 5, -1, 1)
+			WHERE r.site_id = $1 AND r.dim = 'exit_page' AND r.hour = $2
+			  AND r.visits = 0 AND r.visitors <> hll_empty(14, 5, -1, 1)$q$
+			USING o.site_id, o.hour;
+
+		EXECUTE $q$
+			UPDATE edgestat.rollup_dims_daily d
+			SET visitors = hll_union(d.visitors, h.visitors)
+			FROM edgestat.rollup_dims_hourly h
+			WHERE h.site_id = $1 AND h.dim = ANY ($3) AND h.hour = $2
+			  AND d.site_id = $1 AND d.dim = h.dim
+			  AND d.day = date_trunc('day', $2, 'UTC') AND d.value = h.value$q$
+			USING o.site_id, o.hour, dims;
+
+		-- Sealed before: the previous exit sketches of this hour are in
+		-- the day's, and exit pages moved since (a late beacon): rebuild
+		-- the day's exit sketches from its hours.
+		SELECT r.sealed INTO resealing FROM edgestat.rollup_hourly r
+		WHERE r.site_id = o.site_id AND r.hour = o.hour;
+		IF resealing THEN
+			EXECUTE $q$
+				UPDATE edgestat.rollup_dims_daily d
+				SET visitors = coalesce((
+					SELECT hll_union_agg(h.visitors) FROM edgestat.rollup_dims_hourly h
+					WHERE h.site_id = d.site_id AND h.dim = 'exit_page' AND h.value = d.value
+					  AND h.hour >= d.day AND h.hour < d.day + interval '24 hours'),
+					hll_empty(14, 5, -1, 1))
+				WHERE d.site_id = $1 AND d.dim = 'exit_page'
+				  AND d.day = date_trunc('day', $2, 'UTC')$q$
+				USING o.site_id, o.hour;
+		ELSE
+			UPDATE edgestat.rollup_hourly r SET sealed = true
+			WHERE r.site_id = o.site_id AND r.hour = o.hour;
+		END IF;
+		sealed := sealed + 1;
+	END LOOP;
+	RETURN sealed;
+END
+$$;
+COMMENT ON FUNCTION edgestat.seal_rollups(timestamptz, int) IS
+	'folds the visitor sketches of open hours before "before" (at most max_hours) into the daily rollup; ingest calls it';
+
+CREATE TRIGGER rollup_events AFTER INSERT ON edgestat.events
+	REFERENCING NEW TABLE AS new_events
+	FOR EACH STATEMENT EXECUTE FUNCTION edgestat.rollup_events();
+CREATE TRIGGER rollup_sessions_insert AFTER INSERT ON edgestat.sessions
+	REFERENCING NEW TABLE AS new_sessions
+	FOR EACH STATEMENT EXECUTE FUNCTION edgestat.rollup_sessions_insert();
+CREATE TRIGGER rollup_sessions_update AFTER UPDATE ON edgestat.sessions
+	REFERENCING OLD TABLE AS old_sessions NEW TABLE AS new_sessions
+	FOR EACH STATEMENT EXECUTE FUNCTION edgestat.rollup_sessions_update();
+
+-- ---------------------------------------------------------------------
+-- Report functions.  SECURITY DEFINER, so a reporting role needs no table
+-- privileges, only:
+--   GRANT USAGE ON SCHEMA edgestat TO reporter;
+--   GRANT EXECUTE ON FUNCTION edgestat.summary(text, timestamptz, timestamptz),
+--     edgestat.timeseries(text, timestamptz, timestamptz, interval),
+--     edgestat.breakdown(text, text, timestamptz, timestamptz, int) TO reporter;
+-- EXECUTE is revoked from PUBLIC below, since these functions read every
+-- site's figures.  All are STRICT: a NULL argument gives no rows.
+-- ---------------------------------------------------------------------
+
+-- The site id of a domain; ERROR 42704 (undefined_object) if unknown.
+CREATE FUNCTION edgestat.report_site_id(site text) RETURNS int
+LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, edgestat, pg_temp AS $$
+DECLARE
+	id int;
+BEGIN
+	SELECT s.site_id INTO id FROM edgestat.sites s WHERE s.domain = lower(site);
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'site "%" does not exist', site
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Register it with edgestat.add_site().';
+	END IF;
+	RETURN id;
+END
+$$;
+
+-- The first whole UTC hour at or after t: the exclusive end of a range.
+CREATE FUNCTION edgestat.hour_ceil(t timestamptz) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, edgestat, pg_temp
+RETURN CASE WHEN date_trunc('hour', t, 'UTC') = t THEN t
+			ELSE date_trunc('hour', t, 'UTC') + interval '1 hour' END;
+
+-- visitors: distinct visitors with any event in the range (HLL estimate);
+-- visits, views_per_visit, bounce_rate, visit_duration: over sessions that
+-- started in the range (NULL when there are none); pageviews: pageview
+-- events in the range.  The range is [since, until) widened to whole UTC
+-- hours.  Unknown site: ERROR 42704.
+CREATE FUNCTION edgestat.summary(site text, since timestamptz, until timestamptz)
+RETURNS TABLE (visitors bigint, visits bigint, pageviews bigint,
+			   views_per_visit numeric, bounce_rate numeric, visit_duration numeric)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, edgestat, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	sid int := edgestat.report_site_id(site);
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+BEGIN
+	RETURN QUERY
+	SELECT coalesce(round(hll_cardinality(hll_union_agg(r.visitors)))::bigint, 0),
+		   coalesce(sum(r.visits), 0)::bigint,
+		   coalesce(sum(r.pageviews), 0)::bigint,
+		   round(sum(r.visit_pageviews) / nullif(sum(r.visits), 0), 2),
+		   round(100 * sum(r.bounces) / nullif(sum(r.visits), 0), 2),
+		   round(sum(r.visit_duration_ms) / 1000.0 / nullif(sum(r.visits), 0), 2)
+	FROM edgestat.rollup_hourly r
+	WHERE r.site_id = sid AND r.hour >= lo AND r.hour < hi;
+END
+$$;
+COMMENT ON FUNCTION edgestat.summary(text, timestamptz, timestamptz) IS
+	'visitors, visits, pageviews, views per visit, bounce rate (%), mean visit duration (s) over whole UTC hours in [since, until); unknown site: ERROR 42704';
+
+-- One row per bucket from date_trunc('hour', since) on, empty buckets
+-- included, the last one possibly cut short by until.  bucket must be a
+-- positive whole number of hours (days count as 24 hours; months are
+-- refused): ERROR 22023 otherwise.  visitors are distinct per bucket.
+--
+-- The parameter and the output column are both named bucket (SPEC), which
+-- PL/pgSQL refuses, so the work is in report_timeseries() and timeseries()
+-- is a SQL wrapper.
+CREATE FUNCTION edgestat.report_timeseries(site text, since timestamptz, until timestamptz,
+										   step interval)
+RETURNS TABLE (bucket timestamptz, visitors bigint, visits bigint, pageviews bigint)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, edgestat, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	sid int := edgestat.report_site_id(site);
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+	secs numeric := extract(epoch FROM step);
+BEGIN
+	IF extract(year FROM step) <> 0 OR extract(month FROM step) <> 0
+	   OR secs <= 0 OR secs % 3600 <> 0 THEN
+		RAISE EXCEPTION 'invalid bucket "%"', step
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A bucket must be a positive whole number of hours or days, such as ''1 hour'', ''6 hours'' or ''1 day''.';
+	END IF;
+	-- in seconds: adding '1 day' to a timestamptz would follow TimeZone's DST
+	step := secs * interval '1 second';
+	RETURN QUERY
+	WITH r AS (
+		SELECT floor(extract(epoch FROM r.hour - lo) / secs)::int AS i,
+			   hll_union_agg(r.visitors) AS v, sum(r.visits) AS vi,
+			   sum(r.pageviews) AS pv
+		FROM edgestat.rollup_hourly r
+		WHERE r.site_id = sid AND r.hour >= lo AND r.hour < hi
+		GROUP BY 1
+	)
+	SELECT lo + g.i * step,
+		   coalesce(round(hll_cardinality(r.v))::bigint, 0),
+		   coalesce(r.vi, 0)::bigint, coalesce(r.pv, 0)::bigint
+	FROM generate_series(0, ceil(extract(epoch FROM hi - lo) / secs)::int - 1) AS g(i)
+	LEFT JOIN r ON r.i = g.i
+	ORDER BY g.i;
+END
+$$;
+
+CREATE FUNCTION edgestat.timeseries(site text, since timestamptz, until timestamptz,
+									bucket interval DEFAULT '1 hour')
+RETURNS TABLE (bucket timestamptz, visitors bigint, visits bigint, pageviews bigint)
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, edgestat, pg_temp
+AS $$ SELECT * FROM edgestat.report_timeseries($1, $2, $3, $4) $$;
+COMMENT ON FUNCTION edgestat.timeseries(text, timestamptz, timestamptz, interval) IS
+	'visitors, visits, pageviews per bucket (whole hours) from date_trunc(''hour'', since) to until, UTC; unknown site: ERROR 42704';
+
+-- Top values of a dimension, by visitors, then pageviews, then events.
+-- page and event count events in the range; the other dimensions are
+-- attributes of the sessions that started in the range (see the head of
+-- this file).  value is NULL for "none" (direct traffic, unknown country).
+-- Unknown dimension or negative lim: ERROR 22023; unknown site: 42704.
+CREATE FUNCTION edgestat.breakdown(site text, dimension text, since timestamptz,
+								   until timestamptz, lim int DEFAULT 10)
+RETURNS TABLE (value text, visitors bigint, pageviews bigint, events bigint)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, edgestat, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	dims constant text[] := '{page,entry_page,exit_page,referrer,utm_source,utm_medium,utm_campaign,country,region,city,browser,os,device,event}';
+	sid int;
+	by_session bool := dimension NOT IN ('page', 'event');
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+	dlo timestamptz;	-- whole UTC days [dlo, dhi) are read from the daily
+	dhi timestamptz;	-- rollup, the hours around them from the hourly one
+BEGIN
+	IF NOT dimension = ANY (dims) THEN
+		RAISE EXCEPTION 'unknown dimension "%"', dimension
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Valid dimensions are: ' || array_to_string(dims, ', ') || '.';
+	END IF;
+	IF lim < 0 THEN
+		RAISE EXCEPTION 'lim must not be negative'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	sid := edgestat.report_site_id(site);
+	dlo := date_trunc('day', lo, 'UTC');
+	IF dlo < lo THEN
+		dlo := dlo + interval '24 hours';
+	END IF;
+	dhi := date_trunc('day', hi, 'UTC');
+	IF dlo >= dhi THEN
+		dlo := hi;
+		dhi := hi;
+	END IF;
+
+	-- Open hours (not sealed, or touched since) are not in the daily
+	-- sketches yet: days holding one are read hour by hour.  Their exit_page
+	-- sketches are missing or stale: those visitors come from the hours'
+	-- sessions.  Open hours are normally only the last two or three.
+	-- dynamic SQL: planned for these bounds every time (a generic plan
+	-- cached by a long-lived dashboard session could be far off)
+	RETURN QUERY EXECUTE $q$
+	WITH open AS (
+		SELECT o.hour FROM edgestat.rollup_open o
+		WHERE o.site_id = $1 AND o.hour >= $3 AND o.hour < $4
+	), open_days AS (
+		SELECT DISTINCT date_trunc('day', open.hour, 'UTC') AS day FROM open
+		WHERE open.hour >= $5 AND open.hour < $6
+	), hourly AS (
+		SELECT r.hour, r.value, r.visitors, r.visits, r.pageviews, r.events
+		FROM edgestat.rollup_dims_hourly r
+		WHERE r.site_id = $1 AND r.dim = $2 AND r.hour >= $3 AND r.hour < $5
+		UNION ALL
+		SELECT r.hour, r.value, r.visitors, r.visits, r.pageviews, r.events
+		FROM edgestat.rollup_dims_hourly r
+		WHERE r.site_id = $1 AND r.dim = $2 AND r.hour >= $6 AND r.hour < $4
+		UNION ALL
+		SELECT r.hour, r.value, r.visitors, r.visits, r.pageviews, r.events
+		FROM open_days JOIN edgestat.rollup_dims_hourly r
+		  ON r.site_id = $1 AND r.dim = $2 AND r.hour >= open_days.day
+		 AND r.hour < open_days.day + interval '24 hours'
+	), rows AS (
+		SELECT h.value,
+			   CASE WHEN $2 = 'exit_page' AND h.hour IN (SELECT open.hour FROM open)
+					THEN hll_empty(14, 5, -1, 1) ELSE h.visitors END AS visitors,
+			   h.visits, h.pageviews, h.events
+		FROM hourly h
+		UNION ALL
+		SELECT r.value, r.visitors, r.visits, r.pageviews, r.events
+		FROM edgestat.rollup_dims_daily r
+		WHERE r.site_id = $1 AND r.dim = $2 AND r.day >= $5 AND r.day < $6
+		  AND r.day NOT IN (SELECT open_days.day FROM open_days)
+		UNION ALL
+		SELECT s.exit_page, hll_add_agg(hll_hash_any(s.visitor_id), 14, 5, -1, 1),
+			   0, 0, 0
+		FROM open JOIN edgestat.sessions s
+		  ON s.site_id = $1 AND s.started_at >= open.hour
+		 AND s.started_at < open.hour + interval '1 hour'
+		WHERE $2 = 'exit_page'
+		GROUP BY s.exit_page
+	), g AS (
+		SELECT rows.value,
+			   round(hll_cardinality(hll_union_agg(rows.visitors)))::bigint AS visitors,
+			   sum(rows.pageviews)::bigint AS pageviews,
+			   sum(rows.events)::bigint AS events
+		FROM rows
+		GROUP BY rows.value
+		-- a session attribute value no session holds any more (an exit
+		-- page the sessions moved on from) has no visits left
+		HAVING CASE WHEN $7 THEN sum(rows.visits) > 0
+					ELSE sum(rows.events) > 0 END
+	)
+	SELECT nullif(g.value, ''), g.visitors, g.pageviews, g.events
+	FROM g
+	ORDER BY g.visitors DESC, g.pageviews DESC, g.events DESC, g.value COLLATE "C"
+	LIMIT $8$q$
+	USING sid, dimension, lo, hi, dlo, dhi, by_session, lim;
+END
+$$;
+COMMENT ON FUNCTION edgestat.breakdown(text, text, timestamptz, timestamptz, int) IS
+	'top values of a dimension over whole UTC hours in [since, until); unknown dimension: ERROR 22023; unknown site: ERROR 42704';
+
+-- hll may live in any schema (CREATE EXTENSION ... CASCADE puts it in the
+-- creation schema, usually public); PostgreSQL 15 has no @extschema:hll@,
+-- so add its schema to the search_path of every function here that uses it.
+DO $do$
+DECLARE
+	hll_schema name;
+	f regprocedure;
+BEGIN
+	SELECT n.nspname INTO STRICT hll_schema
+	FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+	WHERE e.extname = 'hll';
+	IF hll_schema IN ('pg_catalog', 'edgestat') THEN
+		RETURN;
+	END IF;
+	FOREACH f IN ARRAY ARRAY[
+		'edgestat.rollup_events()', 'edgestat.rollup_sessions_insert()',
+		'edgestat.rollup_sessions_update()', 'edgestat.seal_rollups(timestamptz, int)',
+		'edgestat.summary(text, timestamptz, timestamptz)',
+		'edgestat.report_timeseries(text, timestamptz, timestamptz, interval)',
+		'edgestat.breakdown(text, text, timestamptz, timestamptz, int)']::regprocedure[]
+	LOOP
+		EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, edgestat, %I, pg_temp',
+					   f, hll_schema);
+	END LOOP;
+END
+$do$;
+
+REVOKE ALL ON FUNCTION edgestat.rollup_events(), edgestat.rollup_sessions_insert(),
+	edgestat.rollup_sessions_update(), edgestat.seal_rollups(timestamptz, int),
+	edgestat.report_site_id(text),
+	edgestat.report_timeseries(text, timestamptz, timestamptz, interval),
+	edgestat.summary(text, timestamptz, timestamptz),
+	edgestat.timeseries(text, timestamptz, timestamptz, interval),
+	edgestat.breakdown(text, text, timestamptz, timestamptz, int) FROM PUBLIC;
