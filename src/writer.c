@@ -726,7 +726,13 @@ es_batch_write(EsBatch *batch)
 	ensure_partitions();
 	if (write_plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(write_sql, NUM_PARAMS, (Oid *) param_types);
+		/*
+		 * Generic at once: the plan does not depend on the arrays, and a
+		 * custom plan would replan this statement for every batch.
+		 */
+		SPIPlanPtr	plan = SPI_prepare_cursor(write_sql, NUM_PARAMS,
+											 (Oid *) param_types,
+											 CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "edgestat: could not prepare the batch statement: %s",
