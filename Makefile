@@ -27,6 +27,9 @@ ifneq ($(PGXS),)
 include $(PGXS)
 endif
 
+# Every object depends on every header: few enough to not bother finer.
+$(OBJS): $(wildcard src/*.h)
+
 # The extension script is assembled from its parts, one per concern.
 sql/edgestat--1.0.sql: $(sort $(wildcard sql/src/*.sql))
 	cat $^ > $@

@@ -29,5 +29,7 @@ SELECT pg_sleep(0.3);
 -- live visitors: everyone seen within edgestat.live_ttl
 SELECT edgestat.live_visitors('example.com') > 0 AS example_live,
 	   edgestat.live_visitors('shop.test') AS shop_live;
+SELECT visitor_id FROM edgestat.live_visitor_ids('shop.test') ORDER BY 1;
+SELECT count(*) AS newest_one FROM edgestat.live_visitor_ids('shop.test', 1);
 SELECT edgestat.live_visitors('nobody.test');
 SELECT value AS notifications FROM edgestat.stats() WHERE name = 'notifications';

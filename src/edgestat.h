@@ -11,8 +11,14 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "port/atomics.h"
 #include "utils/palloc.h"
+
+#if PG_VERSION_NUM < 150000
+/* PostgreSQL 15's, in stats.c for older servers */
+extern void InitMaterializedSRF(FunctionCallInfo fcinfo, bits32 flags);
+#endif
 
 /* ---- settings (edgestat.c) ---- */
 extern char *es_database;

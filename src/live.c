@@ -19,14 +19,19 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
 
 #include "edgestat.h"
 
@@ -367,4 +372,86 @@ es_feed_listen(bool on)
 		before_shmem_exit(feed_unlisten, (Datum) 0);
 		exit_hook = true;
 	}
+}
+
+/* ---- SQL: who is live ---- */
+
+typedef struct LiveVisitor
+{
+	uint8		visitor[16];
+	TimestampTz seen;
+} LiveVisitor;
+
+static int
+cmp_newest_first(const void *a, const void *b)
+{
+	TimestampTz x = ((const LiveVisitor *) a)->seen;
+	TimestampTz y = ((const LiveVisitor *) b)->seen;
+
+	return (x < y) - (x > y);
+}
+
+PG_FUNCTION_INFO_V1(edgestat_live_visitor_ids);
+
+/*
+ * live_visitor_ids(site text, lim int) -> (visitor_id uuid, last_seen
+ * timestamptz), newest first: the live visitors themselves, from shared
+ * memory, so that a dashboard needs no index on visitors.last_seen (one
+ * that every ingest would have to update).
+ */
+Datum
+edgestat_live_visitor_ids(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *domain = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		lim = PG_GETARG_INT32(1);
+	const EsSite *site;
+	TimestampTz horizon;
+	LiveVisitor *found;
+	int			nfound = 0;
+
+	if (live == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("edgestat must be loaded via shared_preload_libraries")));
+	site = es_site_lookup(domain);
+	if (site == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("unknown site \"%s\"", domain),
+				 errhint("Register it with edgestat.add_site().")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (lim <= 0)
+		return (Datum) 0;
+
+	horizon = GetCurrentTimestamp() - (TimestampTz) es_live_ttl_s * 1000000;
+	found = palloc(sizeof(LiveVisitor) * (live->mask + 1));
+	LWLockAcquire(live_lock, LW_SHARED);
+	for (uint32 i = 0; i <= live->mask; i++)
+	{
+		LiveSlot   *slot = &live->slots[i];
+
+		if (slot->site_id == site->id && slot->seen > horizon)
+		{
+			memcpy(found[nfound].visitor, slot->visitor, 16);
+			found[nfound].seen = slot->seen;
+			nfound++;
+		}
+	}
+	LWLockRelease(live_lock);
+
+	qsort(found, nfound, sizeof(LiveVisitor), cmp_newest_first);
+	for (int i = 0; i < nfound && i < lim; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		pg_uuid_t  *uuid = palloc(sizeof(pg_uuid_t));
+
+		memcpy(uuid->data, found[i].visitor, 16);
+		values[0] = UUIDPGetDatum(uuid);
+		values[1] = TimestampTzGetDatum(found[i].seen);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -26,6 +26,57 @@
 #include "url.h"
 #include "useragent.h"
 
+/*
+ * The User-Agent classifier scans a lowered copy of the string against a
+ * few dozen rules; a process sees the same few User-Agents over and over,
+ * so the verdicts are kept in a small direct-mapped cache, computed
+ * without the viewport, which is applied afterwards where the User-Agent
+ * does not decide the device.
+ */
+#define UA_CACHE_SLOTS	128
+#define UA_CACHE_KEY	384
+
+typedef struct UaCacheEntry
+{
+	uint32		hash;
+	uint16		len;			/* 0: empty */
+	char		ua[UA_CACHE_KEY];
+	EsUserAgent verdict;
+} UaCacheEntry;
+
+static UaCacheEntry ua_cache[UA_CACHE_SLOTS];
+
+static void
+classify_user_agent(const char *ua, int viewport_width, EsUserAgent *out)
+{
+	size_t		len = strlen(ua);
+	uint32		hash = 0;
+	UaCacheEntry *entry = NULL;
+
+	if (len > 0 && len < UA_CACHE_KEY)
+	{
+		hash = hash_bytes((const unsigned char *) ua, (int) len);
+		entry = &ua_cache[hash % UA_CACHE_SLOTS];
+		if (entry->len == len && entry->hash == hash &&
+			memcmp(entry->ua, ua, len) == 0)
+		{
+			*out = entry->verdict;
+			goto viewport;
+		}
+	}
+	es_classify_user_agent(ua, len, 0, out);
+	if (entry)
+	{
+		entry->hash = hash;
+		entry->len = (uint16) len;
+		memcpy(entry->ua, ua, len);
+		entry->verdict = *out;
+	}
+viewport:
+	if (!out->device_from_ua)
+		out->device = es_device_from_width(viewport_width);
+}
+
 EsBatch *
 es_batch_create(MemoryContext parent)
 {
@@ -279,18 +330,11 @@ es_batch_add(EsBatch *batch, const char *body, size_t len,
 	out->events = list->count;
 	es_count(ES_C_RECEIVED, list->count);
 
-	/* bots: the whole body, by its User-Agent */
-	if (req->user_agent)
-		es_classify_user_agent(req->user_agent, strlen(req->user_agent),
-							   list->items[0].has_width ? list->items[0].width : 0,
-							   &ua);
-	else
-	{
-		es_classify_user_agent("", 0,
-							   list->items[0].has_width ? list->items[0].width : 0,
-							   &ua);
+	/* bots: the whole body, by its User-Agent (none from SQL: no filter) */
+	classify_user_agent(req->user_agent ? req->user_agent : "",
+						list->items[0].has_width ? list->items[0].width : 0, &ua);
+	if (req->user_agent == NULL)
 		ua.bot = false;
-	}
 	if (ua.bot)
 	{
 		es_count(ES_C_BOTS, list->count);
@@ -371,11 +415,8 @@ es_batch_add(EsBatch *batch, const char *body, size_t len,
 			geo = palloc(sizeof(EsGeo));
 			es_geo_lookup(&req->client, geo);
 		}
-		if (b->has_width && i > 0 &&
-			(!list->items[0].has_width || b->width != list->items[0].width))
-			es_classify_user_agent(req->user_agent ? req->user_agent : "",
-								   req->user_agent ? strlen(req->user_agent) : 0,
-								   b->width, &ua);
+		if (!ua.device_from_ua)
+			ua.device = es_device_from_width(b->has_width ? b->width : 0);
 		batch_append(batch, b, sites[event_site[i]].site,
 					 sites[event_site[i]].domain, now, &ua, geo);
 		out->accepted++;

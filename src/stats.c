@@ -81,7 +81,7 @@ es_counter_value(EsCounter counter)
 
 #if PG_VERSION_NUM < 150000
 /* What InitMaterializedSRF (PostgreSQL 15) does, for 13 and 14. */
-static void
+void
 InitMaterializedSRF(FunctionCallInfo fcinfo, bits32 flags)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;

@@ -181,8 +181,8 @@ is_bot(const UaText *ua)
 	return has_any(ua, bot_markers, lengthof(bot_markers));
 }
 
-static const char *
-device_from_width(int viewport_width)
+const char *
+es_device_from_width(int viewport_width)
 {
 	if (viewport_width <= 0)
 		return "desktop";
@@ -202,7 +202,8 @@ es_classify_user_agent(const char *ua, size_t len, int viewport_width,
 	out->bot = true;
 	out->browser = "Other";
 	out->os = "Other";
-	out->device = device_from_width(viewport_width);
+	out->device = es_device_from_width(viewport_width);
+	out->device_from_ua = false;
 	if (ua == NULL || len == 0)
 		return;
 
@@ -223,6 +224,7 @@ es_classify_user_agent(const char *ua, size_t len, int viewport_width,
 		out->browser = "Safari";
 	out->os = first_rule(&text, os_rules, lengthof(os_rules));
 
+	out->device_from_ua = true;
 	if (has_any(&text, tablet_markers, lengthof(tablet_markers)))
 		out->device = "tablet";
 	else if (has_any(&text, mobile_markers, lengthof(mobile_markers)))
@@ -231,5 +233,6 @@ es_classify_user_agent(const char *ua, size_t len, int viewport_width,
 		out->device = "tablet";
 	else if (strcmp(out->os, "Other") != 0)
 		out->device = "desktop";
-	/* else: the User-Agent says nothing, the viewport decides */
+	else
+		out->device_from_ua = false;	/* the viewport decides */
 }

@@ -19,6 +19,7 @@ typedef struct EsUserAgent
 	const char *browser;		/* "Chrome", "Firefox", ... or "Other" */
 	const char *os;				/* "Windows", "macOS", "iOS", ... or "Other" */
 	const char *device;			/* "desktop", "mobile", "tablet" */
+	bool		device_from_ua; /* false: device came from the viewport */
 } EsUserAgent;
 
 /*
@@ -28,5 +29,8 @@ typedef struct EsUserAgent
  */
 extern void es_classify_user_agent(const char *ua, size_t len,
 								   int viewport_width, EsUserAgent *out);
+
+/* The device class a viewport width alone implies (0: unknown). */
+extern const char *es_device_from_width(int viewport_width);
 
 #endif							/* EDGESTAT_USERAGENT_H */

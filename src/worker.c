@@ -72,7 +72,13 @@ PGDLLEXPORT void es_http_worker_main(Datum main_arg);
 #define ES_API_TIMEOUT_MS	5000	/* a dashboard query must not stall ingest */
 #define ES_FREE_CONNS		1024
 #define ES_KEEP_BODY_BUFFER 65536
-#define ES_MHD_MEMORY		32768	/* per connection: headers live here */
+/*
+ * Per connection: headers and read buffers live here.  libmicrohttpd zeroes
+ * the pool for every request, so its size is paid per request (at 32 kB
+ * that was the worker's largest single cost).  8 kB holds the headers
+ * browsers send (nginx's default limit is the same); more is refused.
+ */
+#define ES_MHD_MEMORY		8192
 
 /* What a connection's current request is. */
 typedef enum EsConnKind

@@ -9,8 +9,11 @@
  * by visitor and folded.  The statement inserts the raw events, merges the
  * sessions (maxima only grow, counters add), and feeds how much each
  * session's cumulative et and ic grew into the visitor merge, all through
- * data-modifying CTEs; rows are inserted in key order so that concurrent
- * writers lock them in the same order and cannot deadlock.
+ * data-modifying CTEs.  The arrays are unnested in the select list, which
+ * streams them (unnest in FROM would first copy them into a tuplestore),
+ * and rows reach each upsert sorted by key (sessions as the arrays are
+ * built, visitors past the join by ORDER BY), so that concurrent writers
+ * lock rows in the same order and cannot deadlock.
  *
  * A visitor's location is the latest one found, taken whole (a lookup
  * that found only a country does not keep an older city).
@@ -128,16 +131,11 @@ static const char *const write_sql =
 "  referrer_host, utm_source, utm_medium, utm_campaign, seq, scroll, engaged_ms,"
 "  interactions, viewport, country, region, city, latitude, longitude, browser,"
 "  os, device, props)"
-" SELECT ts, site_id, visitor_id, session_id, name, path, referrer_host,"
-"  utm_source, utm_medium, utm_campaign, seq, scroll, engaged_ms, interactions,"
-"  viewport, country, region, city, latitude, longitude, browser, os, device,"
-"  props::jsonb"
-" FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-"  $16, $17, $18, $19, $20, $21, $22, $23, $24)"
-"  AS e(ts, site_id, visitor_id, session_id, name, path, referrer_host,"
-"  utm_source, utm_medium, utm_campaign, seq, scroll, engaged_ms, interactions,"
-"  viewport, country, region, city, latitude, longitude, browser, os, device,"
-"  props)"
+" SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5),"
+"  unnest($6), unnest($7), unnest($8), unnest($9), unnest($10), unnest($11),"
+"  unnest($12), unnest($13), unnest($14), unnest($15), unnest($16),"
+"  unnest($17), unnest($18), unnest($19), unnest($20), unnest($21),"
+"  unnest($22), unnest($23), unnest($24)::jsonb"
 "), se AS ("
 " INSERT INTO edgestat.sessions AS s (site_id, session_id, visitor_id,"
 "  started_at, last_seen, entry_page, exit_page, referrer_host, utm_source,"
@@ -145,13 +143,17 @@ static const char *const write_sql =
 "  pageviews, heartbeats, goals, max_scroll, engaged_ms, interactions,"
 "  grown_engaged_ms, grown_interactions)"
 " SELECT i.*, i.engaged_ms, i.interactions"
-" FROM unnest($25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37,"
-"  $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48)"
-"  AS i(site_id, session_id, visitor_id, started_at, last_seen, entry_page,"
-"  exit_page, referrer_host, utm_source, utm_medium, utm_campaign, country,"
-"  region, city, browser, os, device, events, pageviews, heartbeats, goals,"
-"  max_scroll, engaged_ms, interactions)"
-" ORDER BY i.site_id, i.session_id"
+" FROM (SELECT unnest($25) AS site_id, unnest($26) AS session_id,"
+"  unnest($27) AS visitor_id, unnest($28) AS started_at,"
+"  unnest($29) AS last_seen, unnest($30) AS entry_page,"
+"  unnest($31) AS exit_page, unnest($32) AS referrer_host,"
+"  unnest($33) AS utm_source, unnest($34) AS utm_medium,"
+"  unnest($35) AS utm_campaign, unnest($36) AS country,"
+"  unnest($37) AS region, unnest($38) AS city, unnest($39) AS browser,"
+"  unnest($40) AS os, unnest($41) AS device, unnest($42) AS events,"
+"  unnest($43) AS pageviews, unnest($44) AS heartbeats,"
+"  unnest($45) AS goals, unnest($46) AS max_scroll,"
+"  unnest($47) AS engaged_ms, unnest($48) AS interactions) i"
 " ON CONFLICT (site_id, session_id) DO UPDATE SET"
 "  started_at = LEAST(s.started_at, excluded.started_at),"
 "  last_seen = GREATEST(s.last_seen, excluded.last_seen),"
@@ -193,11 +195,13 @@ static const char *const write_sql =
 "  COALESCE(sg.sessions, 0), i.events, i.pageviews, i.heartbeats, i.goals,"
 "  i.max_scroll, COALESCE(sg.engaged_ms, 0), COALESCE(sg.interactions, 0),"
 "  i.score, i.country, i.region, i.city, i.latitude, i.longitude"
-" FROM unnest($49, $50, $51, $52, $53, $54, $55, $56, $57, $58, $59, $60, $61,"
-"  $62, $63)"
-"  AS i(site_id, visitor_id, first_seen, last_seen, events, pageviews,"
-"  heartbeats, goals, max_scroll, country, region, city, latitude, longitude,"
-"  score)"
+" FROM (SELECT unnest($49) AS site_id, unnest($50) AS visitor_id,"
+"  unnest($51) AS first_seen, unnest($52) AS last_seen,"
+"  unnest($53) AS events, unnest($54) AS pageviews,"
+"  unnest($55) AS heartbeats, unnest($56) AS goals,"
+"  unnest($57) AS max_scroll, unnest($58) AS country,"
+"  unnest($59) AS region, unnest($60) AS city, unnest($61) AS latitude,"
+"  unnest($62) AS longitude, unnest($63) AS score) i"
 "  LEFT JOIN sg USING (site_id, visitor_id)"
 " ORDER BY i.site_id, i.visitor_id"
 " ON CONFLICT (site_id, visitor_id) DO UPDATE SET"

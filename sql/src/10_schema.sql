@@ -45,6 +45,12 @@ CREATE INDEX events_site_ts ON edgestat.events (site_id, ts);
 CREATE TABLE edgestat.events_default PARTITION OF edgestat.events DEFAULT;
 COMMENT ON TABLE edgestat.events IS 'raw events, partitioned by UTC day';
 
+-- Sessions and visitors are updated in place by every batch: room on each
+-- page (fillfactor) and no index on a column that changes keep those
+-- updates HOT, with no index entry to write.  Who was seen lately comes
+-- from shared memory (edgestat.live_visitor_ids), not from an index on
+-- last_seen.
+--
 -- One row per session, merged on every batch: maxima only grow, counters
 -- add each accepted event once.  grown_* carry how much the last merge
 -- raised the session-cumulative et and ic, so that the same statement can
@@ -77,7 +83,7 @@ CREATE TABLE edgestat.sessions (
 	grown_engaged_ms bigint NOT NULL DEFAULT 0,
 	grown_interactions bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (site_id, session_id)
-);
+) WITH (fillfactor = 70);
 CREATE INDEX sessions_site_started ON edgestat.sessions (site_id, started_at);
 
 CREATE TABLE edgestat.visitors (
@@ -100,8 +106,7 @@ CREATE TABLE edgestat.visitors (
 	latitude double precision,
 	longitude double precision,
 	PRIMARY KEY (site_id, visitor_id)
-);
-CREATE INDEX visitors_site_last_seen ON edgestat.visitors (site_id, last_seen);
+) WITH (fillfactor = 70);
 
 -- The value score's logistic model: score = 100 / (1 + exp(-(bias + sum
 -- weight * feature))).  Defaults and their reasons are in the README.

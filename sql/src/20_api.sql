@@ -61,6 +61,14 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION edgestat.live_visitors(text) IS
 'visitors of the site seen within edgestat.live_ttl, from shared memory';
 
+CREATE FUNCTION edgestat.live_visitor_ids(site text, lim int DEFAULT 500,
+										  OUT visitor_id uuid, OUT last_seen timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'edgestat_live_visitor_ids'
+LANGUAGE C STRICT VOLATILE ROWS 100;
+COMMENT ON FUNCTION edgestat.live_visitor_ids(text, int) IS
+'the live visitors of the site (seen within edgestat.live_ttl), newest first, from shared memory';
+
 CREATE FUNCTION edgestat.stats(OUT name text, OUT value bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'edgestat_stats'
@@ -92,4 +100,5 @@ CREATE TRIGGER score_weights_changed
 REVOKE ALL ON ALL TABLES IN SCHEMA edgestat FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edgestat.add_site(text, text[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edgestat.ingest(text, inet, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edgestat.live_visitor_ids(text, int) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edgestat.value_score(bigint, bigint, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;

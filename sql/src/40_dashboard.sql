@@ -148,11 +148,11 @@ BEGIN
 				'score', l.score, 'country', l.country, 'city', l.city,
 				'last_seen', l.last_seen) ORDER BY l.last_seen DESC), '[]'::json))
 		INTO res
-		FROM (SELECT * FROM edgestat.visitors vi
-			  WHERE vi.site_id = sid
-				AND vi.last_seen > now() - make_interval(secs => ttl)
-				AND vi.latitude IS NOT NULL AND vi.longitude IS NOT NULL
-			  ORDER BY vi.last_seen DESC
+		FROM (SELECT vi.* FROM edgestat.live_visitor_ids(dom, 2000) lv
+			  JOIN edgestat.visitors vi
+				ON vi.site_id = sid AND vi.visitor_id = lv.visitor_id
+			  WHERE vi.latitude IS NOT NULL AND vi.longitude IS NOT NULL
+			  ORDER BY lv.last_seen DESC
 			  LIMIT 500) l;
 
 	WHEN 'recent' THEN

@@ -229,15 +229,21 @@ test_viewport(void)
 		}
 	}
 	es_classify_user_agent("Mozilla/5.0", 11, 375, &ua);
-	CHECK(!ua.bot);
+	CHECK(!ua.bot && !ua.device_from_ua);
+	CHECK_STR(es_device_from_width(375), "mobile");
+	CHECK_STR(es_device_from_width(800), "tablet");
+	CHECK_STR(es_device_from_width(1400), "desktop");
+	CHECK_STR(es_device_from_width(0), "desktop");
 	es_classify_user_agent(NULL, 0, 375, &ua);
 	CHECK(ua.bot && strcmp(ua.device, "mobile") == 0);
 
 	/* ... and not when it is decisive */
 	es_classify_user_agent(win, strlen(win), 375, &ua);
 	CHECK_STR(ua.device, "desktop");
+	CHECK(ua.device_from_ua);
 	es_classify_user_agent(iphone, strlen(iphone), 1400, &ua);
 	CHECK_STR(ua.device, "mobile");
+	CHECK(ua.device_from_ua);
 
 	/* the length bounds the scan: no NUL needed, nothing read past it */
 	es_classify_user_agent("Mozilla/5.0 (Windows NT 10.0) Firefox/121.0 curl/8.4.0", 43, 0, &ua);
