@@ -44,6 +44,7 @@ int			es_max_connections = 1024;
 int			es_max_connections_per_ip = 64;
 int			es_connection_timeout_s = 10;
 int			es_max_pending = 5000;
+char	   *es_retention = NULL;
 
 static bool es_shmem_attached = false;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -189,6 +190,11 @@ define_settings(void)
 							"Bodies an HTTP worker holds for commit before it answers 503.",
 							NULL, &es_max_pending, 5000, 1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("edgestat.retention",
+							   "Age (an interval) past which raw events are dropped, a day's partition at a time.",
+							   "Rollups are kept.  Applied once a day by each ingesting process.",
+							   &es_retention, "90 days",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("edgestat.dedup_slots",
 							"Entries of the shared duplicate table.",
 							NULL, &es_dedup_slots, 65536, 1024, 64 * 1024 * 1024,

@@ -41,6 +41,7 @@ extern int	es_max_connections;
 extern int	es_max_connections_per_ip;
 extern int	es_connection_timeout_s;
 extern int	es_max_pending;
+extern char *es_retention;
 
 /* ---- counters (stats.c) ---- */
 typedef enum EsCounter

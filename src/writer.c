@@ -453,28 +453,25 @@ announce(VisitorFold *folds, int nfolds, SiteLive *lives, int *nlives)
 	pfree(buf.data);
 }
 
-/* Daily partitions must exist before their first event. */
+/*
+ * Once a day per process, before its first batch of the day: the daily
+ * partitions of the next days are made ready, and those past
+ * edgestat.retention dropped.  This runs before the batch statement takes
+ * any lock on edgestat.events, so the brief exclusive lock of a detach
+ * cannot deadlock with a concurrent batch.
+ */
 static void
-ensure_partitions(void)
+daily_partition_upkeep(void)
 {
-	static DateADT ready_through = 0;
+	static DateADT done_for = 0;
 	DateADT		today = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
 															TimestampTzGetDatum(GetCurrentTimestamp())));
-	int			rc;
 
-	if (ready_through != 0 && today < ready_through)
+	if (today == done_for)
 		return;
-	rc = SPI_execute("SELECT to_regprocedure('edgestat.ensure_partitions(integer)') IS NOT NULL",
-					 true, 1);
-	if (rc == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		bool		isnull;
-
-		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull)))
-			SPI_execute("SELECT edgestat.ensure_partitions(2)", false, 0);
-	}
-	ready_through = today + 1;
+	SPI_execute("SELECT edgestat.ensure_partitions(2)", false, 0);
+	SPI_execute("SELECT edgestat.apply_retention()", false, 0);
+	done_for = today;
 }
 
 void
@@ -727,7 +724,7 @@ es_batch_write(EsBatch *batch)
 
 	/* 5. write */
 	SPI_connect();
-	ensure_partitions();
+	daily_partition_upkeep();
 	if (write_plan == NULL)
 	{
 		/*
