@@ -12,9 +12,14 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
+use FindBin;
+use lib "$FindBin::RealBin/../test/perl";
+use EdgestatHTTP;
+
 my $node = PostgreSQL::Test::Cluster->new('http');
 $node->init;
 my $port = PostgreSQL::Test::Cluster::get_free_port();
+$EdgestatHTTP::port = $port;
 $node->append_conf(
 	'postgresql.conf', qq{
 shared_preload_libraries = 'edgestat'
@@ -25,108 +30,6 @@ edgestat.connection_timeout = 3
 edgestat.max_body = 1024
 });
 $node->start;
-
-# ---- a small HTTP client: raw sockets, so garbage can be sent too ----
-
-sub raw
-{
-	my ($data, $timeout) = @_;
-	$timeout //= 10;
-	my $s = IO::Socket::INET->new(
-		PeerAddr => '127.0.0.1',
-		PeerPort => $port,
-		Proto => 'tcp',
-		Timeout => 5) or return undef;
-	binmode $s;
-	$s->syswrite($data) if length $data;
-	my $sel = IO::Select->new($s);
-	my $buf = '';
-	my $deadline = time + $timeout;
-	while (time < $deadline)
-	{
-		last unless $sel->can_read($deadline - time);
-		my $n = $s->sysread(my $chunk, 65536);
-		last unless $n;
-		$buf .= $chunk;
-	}
-	close $s;
-	return $buf;
-}
-
-sub parse
-{
-	my ($raw) = @_;
-	return { status => 0, headers => {}, body => '' }
-	  unless defined $raw && $raw =~ /\r\n\r\n/;
-	my ($head, $body) = split /\r\n\r\n/, $raw, 2;
-	my @lines = split /\r\n/, $head;
-	my ($status) = $lines[0] =~ m{^HTTP/1\.\d (\d{3})};
-	my %h;
-	for (@lines[ 1 .. $#lines ])
-	{
-		my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
-		$h{ lc $k } = exists $h{ lc $k } ? "$h{lc $k}, $v" : $v;
-	}
-	if (($h{'transfer-encoding'} // '') =~ /chunked/i)
-	{
-		my $out = '';
-		while ($body =~ s/^([0-9a-fA-F]+)\r\n//)
-		{
-			my $n = hex $1;
-			last if $n == 0;
-			$out .= substr($body, 0, $n, '');
-			$body =~ s/^\r\n//;
-		}
-		$body = $out;
-	}
-	return { status => $status // 0, headers => \%h, body => $body };
-}
-
-sub http
-{
-	my ($method, $path, %o) = @_;
-	my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nConnection: close\r\n";
-	my $h = $o{headers} // {};
-	$req .= "$_: $h->{$_}\r\n" for sort keys %$h;
-	$req .= "Content-Length: " . length($o{body}) . "\r\n"
-	  if defined $o{body} && !$o{no_length};
-	$req .= "\r\n";
-	$req .= $o{body} if defined $o{body};
-	return parse(raw($req, $o{timeout}));
-}
-
-my $ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
-my $n = 0;
-
-sub uuid
-{
-	return sprintf('%08x-%04x-4%03x-8%03x-%012x',
-		int(rand(2**32)), int(rand(2**16)), int(rand(2**12)),
-		int(rand(2**12)), int(rand(2**47)));
-}
-
-sub beacon
-{
-	my (%k) = @_;
-	my $d = $k{d} // 'example.com';
-	my $u = $k{u} // "https://$d/p" . $n++;
-	my $v = $k{v} // uuid();
-	my $s = $k{s} // uuid();
-	my $name = $k{n} // 'pageview';
-	return qq({"d":"$d","n":"$name","u":"$u","v":"$v","s":"$s"});
-}
-
-sub post
-{
-	my ($body, %h) = @_;
-	return http('POST', '/e', body => $body,
-		headers => { 'User-Agent' => $ua, 'Content-Type' => 'text/plain', %h });
-}
-
-sub rows
-{
-	return $node->safe_psql('postgres', 'SELECT count(*) FROM edgestat.events');
-}
 
 # The worker waits for the extension, polling once a second.
 $node->safe_psql('postgres', 'CREATE EXTENSION edgestat CASCADE');
@@ -178,11 +81,11 @@ $r = post('{"d":"example.com","n":"pageview","u":"https://example.com/","v":"' .
 is($r->{status}, 400, 'missing field: 400');
 like($r->{body}, qr/^400 \S/, 'missing field: reason in body');
 
-my $before = rows();
+my $before = rows($node);
 my $dup = beacon(u => 'https://example.com/dup');
 is(post($dup)->{status}, 204, 'first of a duplicate pair: 204');
 is(post($dup)->{status}, 204, 'duplicate: still 204');
-is(rows(), $before + 1, 'duplicate stored once');
+is(rows($node), $before + 1, 'duplicate stored once');
 
 $r = post('{"x":"' . ('a' x 2000) . '"}');
 is($r->{status}, 413, 'Content-Length over max_body: 413');
