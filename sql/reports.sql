@@ -237,8 +237,9 @@ SELECT * FROM edgestat.timeseries('reports.test', '2021-03-01 22:30', '2021-03-0
 SELECT * FROM edgestat.timeseries('reports.test', '2021-03-01 12:00', '2021-03-02 12:00', '1 day');
 
 -- ===================== breakdown, both days =====================
--- Both days still hold open hours, so they are read hour by hour here:
--- page and country as below.
+-- Both days still hold open hours, so they are read hour by hour here
+-- (the visitors of the open hours from their raw events and sessions, the
+-- sealed hours' from the sketches the seal built): page and country as below.
 SELECT * FROM edgestat.breakdown('reports.test', 'page', '2021-03-01', '2021-03-03');
 SELECT * FROM edgestat.breakdown('reports.test', 'country', '2021-03-01', '2021-03-03');
 -- Seal all but the last hour: D1 23:00, D2 00:00 (2).  From here on D1 is

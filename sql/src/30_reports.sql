@@ -43,24 +43,28 @@
 -- NULL attribute is filled in).  The UPDATE trigger therefore applies the
 -- difference NEW - OLD to the counters, which stay exact.
 --
--- Sketches are what costs at ingest: merging into a large (dense) sketch
--- costs ~0.1 ms, and a batch touches ~1000 breakdown rows.  So the triggers
--- merge visitors only into the hourly rows (small sketches) and keep the
--- daily rows' counters; an hour's sketches are folded into its day once,
--- when the hour is "sealed", two hours after it ended (at most one hour per
--- batch, by the batch that sees the clock pass; the clock is the batch's
--- newest event, i.e. ingest time).  Hours touched since their seal are
--- listed in rollup_open; reports read days holding open hours hour by hour.
+-- Sketches are what costs at ingest: every hll_add_agg group allocates
+-- and zeroes a full sketch (~128 kB), and a batch touches ~1000 breakdown
+-- groups.  So the triggers keep only integer counters for the breakdowns,
+-- and one visitor sketch per site and hour (rollup_hourly, for summary and
+-- timeseries: one sketch group per batch).  The breakdowns' sketches are
+-- built once per hour, when the hour is "sealed", two hours after it ended
+-- (at most one hour per batch, by the batch that sees the clock pass; the
+-- clock is the batch's newest event, i.e. ingest time): from the hour's raw
+-- rows (events for page and event, the sessions that started in the hour
+-- for the session attributes), then folded into the day.  Hours touched
+-- since their seal are listed in rollup_open; a report reads days holding
+-- open hours hour by hour, and computes the visitors of the open hours
+-- themselves from their raw rows (normally the last 2-3 hours).
 --
--- A sketch cannot forget a visitor, so the exit_page sketches, whose value
--- moves with every pageview, are not merged at ingest at all: the seal
--- computes them from the sessions of the hour, and a report computes open
--- hours' exit visitors from the sessions table (normally the last 2-3 hours).
--- A visitor whose session changes another attribute (referrer filled in,
--- entry page moved by a late beacon) stays counted under the old value too
--- (rare, small overcounts).  An exit page that moves after its hour was
--- sealed (a late beacon, a session over 2 hours) reopens the hour, and its
--- reseal rebuilds the day's exit sketches from the hours.
+-- Because the sketches come from the rows as they are at the seal, a
+-- session attribute that moves (exit page, a late earlier beacon moving
+-- the entry page, a referrer filled in) counts its visitor under the new
+-- value only.  A change after the hour was sealed reopens the hour, and its
+-- reseal rebuilds the day's sketches of that hour's values from the day's
+-- hours.  Raw rows dropped by retention before their hour was sealed leave
+-- it without sketches (ingest seals every hour within ~2 hours; retention
+-- keeps days).
 
 -- ---------------------------------------------------------------------
 -- Rollup tables.  They outlive the raw events (apply_retention() keeps
@@ -137,10 +141,11 @@ REVOKE ALL ON edgestat.rollup_hourly, edgestat.rollup_dims_hourly,
 
 -- ---------------------------------------------------------------------
 -- Triggers.  Every upsert sorts its rows by key, so that concurrent batches
--- lock rollup rows in the same order and cannot deadlock each other.
--- enable_hashagg is off in them: hll_add_agg's per-group state is large,
--- so a hash aggregate over a batch's ~1000 groups spills to disk (5-10x
--- slower), while a sorted group aggregate frees each state as it goes.  The
+-- lock rollup rows in the same order and cannot deadlock each other.  The
+-- only sketch they build is the events trigger's per (site, hour) one;
+-- enable_hashagg is off where hll_add_agg runs (its per-group state is
+-- large, so a hash aggregate over many groups spills to disk, while a sorted
+-- group aggregate frees each state as it goes).  The
 -- trigger functions are SECURITY DEFINER: whoever may insert events or
 -- sessions (edgestat.ingest's caller, a role granted INSERT) keeps the
 -- rollups right without privileges on them.
@@ -167,18 +172,17 @@ BEGIN
 			pageviews = r.pageviews + excluded.pageviews,
 			events = r.events + excluded.events
 	), d AS MATERIALIZED (
+		-- counters only: the sketches are built when the hour is sealed
 		SELECT n.site_id, x.dim, n.hour, x.value,
-			   hll_add_agg(n.vh, 14, 5, -1, 1) AS visitors,
 			   count(*) FILTER (WHERE n.name = 'pageview') AS pageviews,
 			   count(*) AS events
 		FROM n, LATERAL (VALUES ('page', n.path), ('event', n.name)) AS x(dim, value)
 		GROUP BY n.site_id, x.dim, n.hour, x.value
 	), h AS (
-		INSERT INTO edgestat.rollup_dims_hourly AS r (site_id, dim, hour, value, visitors, pageviews, events)
-		SELECT site_id, dim, hour, value, visitors, pageviews, events
+		INSERT INTO edgestat.rollup_dims_hourly AS r (site_id, dim, hour, value, pageviews, events)
+		SELECT site_id, dim, hour, value, pageviews, events
 		FROM d ORDER BY site_id, dim, hour, value
 		ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET
-			visitors = hll_union(r.visitors, excluded.visitors),
 			pageviews = r.pageviews + excluded.pageviews,
 			events = r.events + excluded.events
 	), o AS (
@@ -186,7 +190,6 @@ BEGIN
 		SELECT DISTINCT site_id, hour FROM n ORDER BY 1, 2
 		ON CONFLICT DO NOTHING
 	)
-	-- counters only: the sketch is folded in when the hour is sealed
 	INSERT INTO edgestat.rollup_dims_daily AS r (site_id, dim, day, value, pageviews, events)
 	SELECT site_id, dim, date_trunc('day', hour, 'UTC'), value, sum(pageviews), sum(events)
 	FROM d GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
@@ -210,14 +213,14 @@ $$;
 -- +1; an updated row counts its new image +1 and its old image -1.  Groups
 -- whose deltas are all zero (a session whose country did not change ...)
 -- are not written at all, so an update usually touches only the totals and
--- exit_page rows.  A group with a visit moving in or out (a new session, an
--- attribute that changed) marks its start hour open.
+-- exit_page rows.  No sketches here: a group with a visit moving in or out
+-- (a new session, an attribute that changed) marks its start hour open, and
+-- the seal builds the hour's sketches from its sessions.
 DO $do$
 DECLARE
 	template constant text := $t$
 CREATE FUNCTION edgestat.%I() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, edgestat, pg_temp
-SET enable_hashagg = off AS $f$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, edgestat, pg_temp AS $f$
 BEGIN
 	WITH s AS MATERIALIZED (
 		%s
@@ -237,8 +240,6 @@ BEGIN
 			visit_duration_ms = r.visit_duration_ms + excluded.visit_duration_ms
 	), d AS MATERIALIZED (
 		SELECT s.site_id, x.dim, s.hour, coalesce(x.value, '') AS value,
-			   hll_add_agg(s.vh, 14, 5, -1, 1)
-				   FILTER (WHERE s.sign > 0 AND x.dim <> 'exit_page') AS visitors,
 			   sum(s.sign) AS visits, sum(s.sign * s.pageviews) AS pageviews,
 			   sum(s.sign * s.events) AS events
 		FROM s, LATERAL (VALUES
@@ -253,13 +254,10 @@ BEGIN
 			OR sum(s.sign * s.events) <> 0
 	), h AS (
 		INSERT INTO edgestat.rollup_dims_hourly AS r
-			(site_id, dim, hour, value, visitors, visits, pageviews, events)
-		SELECT site_id, dim, hour, value,
-			   coalesce(visitors, hll_empty(14, 5, -1, 1)), visits, pageviews, events
+			(site_id, dim, hour, value, visits, pageviews, events)
+		SELECT site_id, dim, hour, value, visits, pageviews, events
 		FROM d ORDER BY site_id, dim, hour, value
 		ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET
-			visitors = CASE WHEN excluded.visitors = hll_empty(14, 5, -1, 1) THEN r.visitors
-							ELSE hll_union(r.visitors, excluded.visitors) END,
 			visits = r.visits + excluded.visits,
 			pageviews = r.pageviews + excluded.pageviews,
 			events = r.events + excluded.events
@@ -285,7 +283,7 @@ $t$;
 	-- One signed row per session image, with what the rollups need.
 	image constant text := $i$
 		SELECT site_id, date_trunc('hour', started_at, 'UTC') AS hour,
-			   hll_hash_any(visitor_id) AS vh, %s AS sign,
+			   %s AS sign,
 			   pageviews, events, (pageviews = 1)::int AS bounce,
 			   (extract(epoch FROM last_seen - started_at) * 1000)::bigint AS duration_ms,
 			   entry_page, exit_page, referrer_host, utm_source, utm_medium,
@@ -301,19 +299,19 @@ END
 $do$;
 
 -- Seal open hours that started before "before", oldest first, at most
--- max_hours of them (NULL: all): compute the hour's exit_page sketches
--- from its sessions, then fold all of the hour's sketches into its day.
--- The triggers call it with the batch's clock minus 2 hours and a limit of
--- one, so the cost per batch is bounded by one hour of data (one sealing
--- per site and hour: one index scan of the hour's sessions and ~1000
--- sketch merges).  Sealing early is harmless, only wasted work: an hour
--- touched again is reopened and folded again (a union is idempotent).
+-- max_hours of them (NULL: all): compute the hour's breakdown sketches from
+-- its events and sessions, then fold them into its day.  The triggers call
+-- it with the batch's clock minus 2 hours and a limit of one, so the cost
+-- per batch is bounded by one hour of data (one sealing per site and hour:
+-- an index range scan of the hour's events and of its sessions, one
+-- aggregate each, and ~1000 sketch merges into the day).  Sealing early is
+-- harmless, only wasted work: an hour touched again is reopened and sealed
+-- again (its sketches recomputed, the day's rebuilt).
 CREATE FUNCTION edgestat.seal_rollups(before timestamptz, max_hours int DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, edgestat, pg_temp
 SET enable_hashagg = off AS $$
 DECLARE
-	dims constant text[] := '{page,entry_page,exit_page,referrer,utm_source,utm_medium,utm_campaign,country,region,city,browser,os,device,event}';
 	o record;
 	resealing bool;
 	sealed int := 0;
@@ -330,54 +328,83 @@ BEGIN
 		-- ingest backend while the rollups were small (nested loops over
 		-- sequential scans) gets slower with every row they gain.
 
-		-- exit_page: the hour's sessions as they are now; values no
-		-- session exits on any more (no visits left) get an empty sketch
+		-- The hour's sketches, from its raw rows as they are now: page and
+		-- event from its events, the session attributes from the sessions
+		-- that started in it.  A value no session holds any more (an exit
+		-- page the sessions moved on from: no visits left) gets an empty
+		-- sketch.
 		EXECUTE $q$
 			UPDATE edgestat.rollup_dims_hourly r
 			SET visitors = x.visitors
 			FROM (
-				SELECT coalesce(s.exit_page, '') AS value,
+				SELECT x.dim, x.value,
+					   hll_add_agg(hll_hash_any(e.visitor_id), 14, 5, -1, 1) AS visitors
+				FROM edgestat.events e,
+					 LATERAL (VALUES ('page', e.path), ('event', e.name)) AS x(dim, value)
+				WHERE e.site_id = $1 AND e.ts >= $2 AND e.ts < $2 + interval '1 hour'
+				GROUP BY 1, 2
+			) x
+			WHERE r.site_id = $1 AND r.dim = x.dim AND r.hour = $2
+			  AND r.value = x.value$q$ USING o.site_id, o.hour;
+		EXECUTE $q$
+			UPDATE edgestat.rollup_dims_hourly r
+			SET visitors = x.visitors
+			FROM (
+				SELECT x.dim, coalesce(x.value, '') AS value,
 					   hll_add_agg(hll_hash_any(s.visitor_id), 14, 5, -1, 1) AS visitors
-				FROM edgestat.sessions s
+				FROM edgestat.sessions s, LATERAL (VALUES
+					('entry_page', s.entry_page), ('exit_page', s.exit_page),
+					('referrer', s.referrer_host), ('utm_source', s.utm_source),
+					('utm_medium', s.utm_medium), ('utm_campaign', s.utm_campaign),
+					('country', s.country), ('region', s.region), ('city', s.city),
+					('browser', s.browser), ('os', s.os), ('device', s.device)
+				) AS x(dim, value)
 				WHERE s.site_id = $1 AND s.started_at >= $2
 				  AND s.started_at < $2 + interval '1 hour'
-				GROUP BY 1
+				GROUP BY 1, 2
 			) x
-			WHERE r.site_id = $1 AND r.dim = 'exit_page' AND r.hour = $2
+			WHERE r.site_id = $1 AND r.dim = x.dim AND r.hour = $2
 			  AND r.value = x.value$q$ USING o.site_id, o.hour;
 		EXECUTE $q$
 			UPDATE edgestat.rollup_dims_hourly r
 			SET visitors = hll_empty(14, 5, -1, 1)
-			WHERE r.site_id = $1 AND r.dim = 'exit_page' AND r.hour = $2
+			WHERE r.site_id = $1 AND r.dim <> ALL ('{page,event}') AND r.hour = $2
 			  AND r.visits = 0 AND r.visitors <> hll_empty(14, 5, -1, 1)$q$
 			USING o.site_id, o.hour;
 
-		EXECUTE $q$
-			UPDATE edgestat.rollup_dims_daily d
-			SET visitors = hll_union(d.visitors, h.visitors)
-			FROM edgestat.rollup_dims_hourly h
-			WHERE h.site_id = $1 AND h.dim = ANY ($3) AND h.hour = $2
-			  AND d.site_id = $1 AND d.dim = h.dim
-			  AND d.day = date_trunc('day', $2, 'UTC') AND d.value = h.value$q$
-			USING o.site_id, o.hour, dims;
-
-		-- Sealed before: the previous exit sketches of this hour are in
-		-- the day's, and exit pages moved since (a late beacon): rebuild
-		-- the day's exit sketches from its hours.
 		SELECT r.sealed INTO resealing FROM edgestat.rollup_hourly r
 		WHERE r.site_id = o.site_id AND r.hour = o.hour;
 		IF resealing THEN
+			-- Sealed before: the hour's previous sketches are in the day's,
+			-- and a session attribute may have moved since (a late beacon):
+			-- rebuild the day's sketches of this hour's values from the
+			-- day's hours (a union cannot forget a visitor).
 			EXECUTE $q$
 				UPDATE edgestat.rollup_dims_daily d
-				SET visitors = coalesce((
-					SELECT hll_union_agg(h.visitors) FROM edgestat.rollup_dims_hourly h
-					WHERE h.site_id = d.site_id AND h.dim = 'exit_page' AND h.value = d.value
-					  AND h.hour >= d.day AND h.hour < d.day + interval '24 hours'),
-					hll_empty(14, 5, -1, 1))
-				WHERE d.site_id = $1 AND d.dim = 'exit_page'
-				  AND d.day = date_trunc('day', $2, 'UTC')$q$
+				SET visitors = x.visitors
+				FROM (
+					SELECT h.dim, h.value, hll_union_agg(h.visitors) AS visitors
+					FROM edgestat.rollup_dims_hourly h
+					WHERE h.site_id = $1 AND h.hour >= date_trunc('day', $2, 'UTC')
+					  AND h.hour < date_trunc('day', $2, 'UTC') + interval '24 hours'
+					  AND (h.dim, h.value) IN (
+						SELECT c.dim, c.value FROM edgestat.rollup_dims_hourly c
+						WHERE c.site_id = $1 AND c.hour = $2)
+					GROUP BY 1, 2
+				) x
+				WHERE d.site_id = $1 AND d.dim = x.dim
+				  AND d.day = date_trunc('day', $2, 'UTC') AND d.value = x.value$q$
 				USING o.site_id, o.hour;
 		ELSE
+			EXECUTE $q$
+				UPDATE edgestat.rollup_dims_daily d
+				SET visitors = hll_union(d.visitors, h.visitors)
+				FROM edgestat.rollup_dims_hourly h
+				WHERE h.site_id = $1 AND h.hour = $2
+				  AND h.visitors <> hll_empty(14, 5, -1, 1)
+				  AND d.site_id = $1 AND d.dim = h.dim
+				  AND d.day = date_trunc('day', $2, 'UTC') AND d.value = h.value$q$
+				USING o.site_id, o.hour;
 			UPDATE edgestat.rollup_hourly r SET sealed = true
 			WHERE r.site_id = o.site_id AND r.hour = o.hour;
 		END IF;
@@ -387,7 +414,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION edgestat.seal_rollups(timestamptz, int) IS
-	'folds the visitor sketches of open hours before "before" (at most max_hours) into the daily rollup; ingest calls it';
+	'builds the breakdown visitor sketches of open hours before "before" (at most max_hours) from their raw rows and folds them into the daily rollup; ingest calls it';
 
 CREATE TRIGGER rollup_events AFTER INSERT ON edgestat.events
 	REFERENCING NEW TABLE AS new_events
@@ -599,12 +626,13 @@ BEGIN
 	USING sid, dimension, lo, hi, dlo, dhi, by_session, lim;
 
 	-- Open hours (not sealed, or touched since) are not in the daily
-	-- sketches yet: days holding one are read hour by hour.  Their exit_page
+	-- sketches yet: days holding one are read hour by hour.  Their own
 	-- sketches are missing or stale: those visitors come from the hours'
-	-- sessions.  Open hours are normally only the last two or three.
+	-- raw rows (events for page and event, else sessions by start).  Open
+	-- hours are normally only the last two or three.
 	-- dynamic SQL: planned for these bounds every time (a generic plan
 	-- cached by a long-lived dashboard session could be far off)
-	RETURN QUERY EXECUTE $q$
+	RETURN QUERY EXECUTE format($q$
 	WITH open AS (
 		SELECT o.hour FROM edgestat.rollup_open o
 		WHERE o.site_id = $1 AND o.hour >= $3 AND o.hour < $4
@@ -629,7 +657,7 @@ BEGIN
 		 AND r.value = ANY ($9)
 	), rows AS (
 		SELECT h.value,
-			   CASE WHEN $2 = 'exit_page' AND h.hour IN (SELECT open.hour FROM open)
+			   CASE WHEN h.hour IN (SELECT open.hour FROM open)
 					THEN hll_empty(14, 5, -1, 1) ELSE h.visitors END AS visitors,
 			   h.visits, h.pageviews, h.events
 		FROM hourly h
@@ -640,14 +668,14 @@ BEGIN
 		  AND r.value = ANY ($9)
 		  AND r.day NOT IN (SELECT open_days.day FROM open_days)
 		UNION ALL
-		-- (per open hour, so that it is an index range scan of sessions)
+		-- (per open hour, so that it is an index range scan of the raw rows)
 		SELECT x.value, x.visitors, 0, 0, 0
 		FROM open CROSS JOIN LATERAL (
-			SELECT coalesce(s.exit_page, '') AS value,
-				   hll_add_agg(hll_hash_any(s.visitor_id), 14, 5, -1, 1) AS visitors
-			FROM edgestat.sessions s
-			WHERE $2 = 'exit_page' AND s.site_id = $1 AND s.started_at >= open.hour
-			  AND s.started_at < open.hour + interval '1 hour'
+			SELECT coalesce(raw.%1$I, '') AS value,
+				   hll_add_agg(hll_hash_any(raw.visitor_id), 14, 5, -1, 1) AS visitors
+			FROM edgestat.%2$I raw
+			WHERE raw.site_id = $1 AND raw.%3$I >= open.hour
+			  AND raw.%3$I < open.hour + interval '1 hour'
 			GROUP BY 1
 		) x
 		WHERE x.value = ANY ($9)
@@ -666,7 +694,11 @@ BEGIN
 	SELECT nullif(g.value, ''), g.visitors, g.pageviews, g.events
 	FROM g
 	ORDER BY g.visitors DESC, g.pageviews DESC, g.events DESC, g.value COLLATE "C"
-	LIMIT $8$q$
+	LIMIT $8$q$,
+		CASE dimension WHEN 'page' THEN 'path' WHEN 'event' THEN 'name'
+			WHEN 'referrer' THEN 'referrer_host' ELSE dimension END,
+		CASE WHEN by_session THEN 'sessions' ELSE 'events' END,
+		CASE WHEN by_session THEN 'started_at' ELSE 'ts' END)
 	USING sid, dimension, lo, hi, dlo, dhi, by_session, lim, candidates;
 	PERFORM set_config('jit', jit_was, true);
 END
