@@ -248,19 +248,23 @@ cmp_arrival(const EsEventRow *x, const EsEventRow *y)
 	return (x > y) - (x < y);
 }
 
+/* Rows are keyed by (site, uuid), in the order the tables' keys sort. */
+static inline int
+cmp_key(int32 site_a, const pg_uuid_t *a, int32 site_b, const pg_uuid_t *b)
+{
+	if (site_a != site_b)
+		return site_a < site_b ? -1 : 1;
+	return memcmp(a->data, b->data, UUID_LEN);
+}
+
 static int
 cmp_by_session(const void *a, const void *b)
 {
 	const EsEventRow *x = *(EsEventRow *const *) a;
 	const EsEventRow *y = *(EsEventRow *const *) b;
-	int			c;
+	int			c = cmp_key(x->site_id, &x->session, y->site_id, &y->session);
 
-	if (x->site_id != y->site_id)
-		return x->site_id < y->site_id ? -1 : 1;
-	c = memcmp(x->session.data, y->session.data, UUID_LEN);
-	if (c != 0)
-		return c;
-	return cmp_arrival(x, y);
+	return c != 0 ? c : cmp_arrival(x, y);
 }
 
 static int
@@ -268,14 +272,9 @@ cmp_by_visitor(const void *a, const void *b)
 {
 	const EsEventRow *x = *(EsEventRow *const *) a;
 	const EsEventRow *y = *(EsEventRow *const *) b;
-	int			c;
+	int			c = cmp_key(x->site_id, &x->visitor, y->site_id, &y->visitor);
 
-	if (x->site_id != y->site_id)
-		return x->site_id < y->site_id ? -1 : 1;
-	c = memcmp(x->visitor.data, y->visitor.data, UUID_LEN);
-	if (c != 0)
-		return c;
-	return cmp_arrival(x, y);
+	return c != 0 ? c : cmp_arrival(x, y);
 }
 
 /* What a batch knows of one visitor, for its row and its NOTIFY. */
@@ -301,9 +300,7 @@ cmp_fold(const void *a, const void *b)
 	const VisitorFold *x = a;
 	const VisitorFold *y = b;
 
-	if (x->site_id != y->site_id)
-		return x->site_id < y->site_id ? -1 : 1;
-	return memcmp(x->visitor.data, y->visitor.data, UUID_LEN);
+	return cmp_key(x->site_id, &x->visitor, y->site_id, &y->visitor);
 }
 
 static int
@@ -312,17 +309,7 @@ cmp_session_fold(const void *a, const void *b)
 	const SessionFold *x = a;
 	const SessionFold *y = b;
 
-	if (x->site_id != y->site_id)
-		return x->site_id < y->site_id ? -1 : 1;
-	return memcmp(x->visitor.data, y->visitor.data, UUID_LEN);
-}
-
-static bool
-session_before_visitor(const SessionFold *s, int32 site_id, const pg_uuid_t *visitor)
-{
-	if (s->site_id != site_id)
-		return s->site_id < site_id;
-	return memcmp(s->visitor.data, visitor->data, UUID_LEN) < 0;
+	return cmp_key(x->site_id, &x->visitor, y->site_id, &y->visitor);
 }
 
 static Datum
@@ -567,8 +554,8 @@ es_batch_write(EsBatch *batch)
 		int			j;
 		int			s = nsessions++;
 
-		for (j = i; j < n && order[j]->site_id == first->site_id &&
-			 memcmp(order[j]->session.data, first->session.data, UUID_LEN) == 0; j++)
+		for (j = i; j < n && cmp_key(order[j]->site_id, &order[j]->session,
+									 first->site_id, &first->session) == 0; j++)
 		{
 			const EsEventRow *e = order[j];
 
@@ -650,8 +637,8 @@ es_batch_write(EsBatch *batch)
 		int			v = nvisitors++;
 
 		memset(&activity, 0, sizeof(activity));
-		for (j = i; j < n && order[j]->site_id == first->site_id &&
-			 memcmp(order[j]->visitor.data, first->visitor.data, UUID_LEN) == 0; j++)
+		for (j = i; j < n && cmp_key(order[j]->site_id, &order[j]->visitor,
+									 first->site_id, &first->visitor) == 0; j++)
 		{
 			const EsEventRow *e = order[j];
 
@@ -673,12 +660,12 @@ es_batch_write(EsBatch *batch)
 		 * sessions are sorted by visitor too, so this is a merge.
 		 */
 		while (nextsession < nsessions &&
-			   session_before_visitor(&sfolds[nextsession], first->site_id,
-									  &first->visitor))
+			   cmp_key(sfolds[nextsession].site_id, &sfolds[nextsession].visitor,
+					   first->site_id, &first->visitor) < 0)
 			nextsession++;
 		while (nextsession < nsessions &&
-			   sfolds[nextsession].site_id == first->site_id &&
-			   memcmp(sfolds[nextsession].visitor.data, first->visitor.data, UUID_LEN) == 0)
+			   cmp_key(sfolds[nextsession].site_id, &sfolds[nextsession].visitor,
+					   first->site_id, &first->visitor) == 0)
 		{
 			activity.sessions++;
 			activity.engaged_ms += sfolds[nextsession].engaged_ms;
