@@ -56,21 +56,12 @@ static int	npending = 0;
 static int	maxpending = 0;
 static bool callbacks_registered = false;
 
-static uint32
-dedup_slots_pow2(void)
-{
-	uint32		n = 1024;
-
-	while (n < (uint32) es_dedup_slots && n < (1U << 30))
-		n <<= 1;
-	return n;
-}
-
 Size
 es_dedup_shmem_size(void)
 {
 	return add_size(offsetof(DedupTable, slots),
-					mul_size(dedup_slots_pow2(), sizeof(DedupSlot)));
+					mul_size(es_table_slots(es_dedup_slots, 1U << 30),
+							 sizeof(DedupSlot)));
 }
 
 void
@@ -89,7 +80,7 @@ es_dedup_shmem_init(void)
 	dedup = ShmemInitStruct("edgestat dedup", es_dedup_shmem_size(), &found);
 	if (!found)
 	{
-		uint32		n = dedup_slots_pow2();
+		uint32		n = es_table_slots(es_dedup_slots, 1U << 30);
 
 		dedup->mask = n - 1;
 		memset(dedup->slots, 0, n * sizeof(DedupSlot));

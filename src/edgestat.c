@@ -55,6 +55,20 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 
 void		_PG_init(void);
 
+/*
+ * The shared tables (dedup, rate limit, live) probe runs of slots by hash:
+ * their sizes are powers of two, at least 1024, at least what is wanted.
+ */
+uint32
+es_table_slots(int wanted, uint32 most)
+{
+	uint32		n = 1024;
+
+	while (n < (uint32) wanted && n < most)
+		n <<= 1;
+	return n;
+}
+
 static Size
 es_shmem_size(void)
 {

@@ -83,6 +83,7 @@ extern void es_ratelimit_shmem_init(void);
 extern Size es_live_shmem_size(void);
 extern void es_live_shmem_init(void);
 extern void es_request_lwlocks(void);
+extern uint32 es_table_slots(int wanted, uint32 most);
 
 struct sockaddr;
 
@@ -184,6 +185,7 @@ typedef struct EsSite
 } EsSite;
 
 extern const EsSite *es_site_lookup(const char *domain);
+extern const EsSite *es_site_require(const char *domain);
 extern bool es_site_origin_allowed(const EsSite *site, const char *origin);
 
 /* ---- live feed (live.c): what SSE streams show ---- */

@@ -137,11 +137,6 @@ edgestat_live_visitors(PG_FUNCTION_ARGS)
 	const EsSite *site;
 
 	require_shmem();
-	site = es_site_lookup(domain);
-	if (site == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("unknown site \"%s\"", domain),
-				 errhint("Register it with edgestat.add_site().")));
+	site = es_site_require(domain);
 	PG_RETURN_INT64(es_live_count(site->id));
 }

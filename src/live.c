@@ -75,21 +75,12 @@ typedef struct LiveShared
 static LiveShared *live = NULL;
 static LWLock *live_lock = NULL;
 
-static uint32
-live_slots_pow2(void)
-{
-	uint32		n = 1024;
-
-	while (n < (uint32) es_live_slots && n < (1U << 28))
-		n <<= 1;
-	return n;
-}
-
 Size
 es_live_shmem_size(void)
 {
 	return add_size(offsetof(LiveShared, slots),
-					mul_size(live_slots_pow2(), sizeof(LiveSlot)));
+					mul_size(es_table_slots(es_live_slots, 1U << 28),
+							 sizeof(LiveSlot)));
 }
 
 void
@@ -101,7 +92,7 @@ es_live_shmem_init(void)
 	if (!found)
 	{
 		memset(live, 0, es_live_shmem_size());
-		live->mask = live_slots_pow2() - 1;
+		live->mask = es_table_slots(es_live_slots, 1U << 28) - 1;
 	}
 	live_lock = &(GetNamedLWLockTranche("edgestat_live"))->lock;
 }
@@ -414,12 +405,7 @@ edgestat_live_visitor_ids(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("edgestat must be loaded via shared_preload_libraries")));
-	site = es_site_lookup(domain);
-	if (site == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("unknown site \"%s\"", domain),
-				 errhint("Register it with edgestat.add_site().")));
+	site = es_site_require(domain);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (lim <= 0)

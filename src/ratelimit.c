@@ -44,21 +44,12 @@ typedef struct RateTable
 static RateTable *rates = NULL;
 static LWLockPadded *rate_locks = NULL;
 
-static uint32
-rate_buckets_pow2(void)
-{
-	uint32		n = 1024;
-
-	while (n < (uint32) es_ratelimit_buckets && n < (1U << 28))
-		n <<= 1;
-	return n;
-}
-
 Size
 es_ratelimit_shmem_size(void)
 {
 	return add_size(offsetof(RateTable, buckets),
-					mul_size(rate_buckets_pow2(), sizeof(RateBucket)));
+					mul_size(es_table_slots(es_ratelimit_buckets, 1U << 28),
+							 sizeof(RateBucket)));
 }
 
 void
@@ -70,7 +61,7 @@ es_ratelimit_shmem_init(void)
 							&found);
 	if (!found)
 	{
-		uint32		n = rate_buckets_pow2();
+		uint32		n = es_table_slots(es_ratelimit_buckets, 1U << 28);
 
 		rates->mask = n - 1;
 		memset(rates->buckets, 0, n * sizeof(RateBucket));

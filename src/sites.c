@@ -141,6 +141,20 @@ es_site_lookup(const char *domain)
 	return entry ? &entry->site : NULL;
 }
 
+/* The site of a SQL caller's argument: unknown is an error. */
+const EsSite *
+es_site_require(const char *domain)
+{
+	const EsSite *site = es_site_lookup(domain);
+
+	if (site == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("unknown site \"%s\"", domain),
+				 errhint("Register it with edgestat.add_site().")));
+	return site;
+}
+
 /*
  * A browser's Origin may be the site's own domain or a subdomain of it,
  * over http or https, or one of the origins listed for the site.  No
