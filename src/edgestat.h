@@ -141,16 +141,15 @@ typedef struct EsBatch EsBatch;
  * section 3 and never throws for bad input (the verdict is in *out); it
  * must run inside a transaction, since it may read edgestat.sites.
  * es_batch_write runs steps 5-8 in the current transaction (NOTIFY is
- * delivered at its commit) and throws on failure; es_batch_forget then
- * removes the batch's dedup entries so that retries are not dropped, and
- * es_batch_reset empties the batch for reuse.
+ * delivered at its commit) and throws on failure; a transaction that
+ * aborts forgets the dedup keys it took (dedup.c), so retries are not
+ * dropped as duplicates.  es_batch_reset empties the batch for reuse.
  */
 extern EsBatch *es_batch_create(MemoryContext parent);
 extern void es_batch_add(EsBatch *batch, const char *body, size_t len,
 						 const EsRequest *req, EsOutcome *out);
 extern int	es_batch_events(const EsBatch *batch);
 extern void es_batch_write(EsBatch *batch);
-extern void es_batch_forget(EsBatch *batch);
 extern bool es_shmem_ready(void);
 extern void es_batch_reset(EsBatch *batch);
 

@@ -102,16 +102,6 @@ es_batch_reset(EsBatch *batch)
 	MemoryContextReset(batch->cxt);
 	batch->rows = NULL;
 	batch->nrows = batch->maxrows = 0;
-	batch->keys = NULL;
-	batch->nkeys = batch->maxkeys = 0;
-}
-
-void
-es_batch_forget(EsBatch *batch)
-{
-	for (int i = 0; i < batch->nkeys; i++)
-		es_dedup_forget(batch->keys[i]);
-	batch->nkeys = 0;
 }
 
 static void
@@ -199,20 +189,6 @@ batch_grow(EsBatch *batch)
 										 batch->maxrows * sizeof(EsEventRow));
 	else
 		batch->rows = repalloc(batch->rows, batch->maxrows * sizeof(EsEventRow));
-}
-
-static void
-batch_remember_key(EsBatch *batch, const uint8 key[16])
-{
-	if (batch->nkeys == batch->maxkeys)
-	{
-		batch->maxkeys = batch->maxkeys ? batch->maxkeys * 2 : 64;
-		if (batch->keys == NULL)
-			batch->keys = MemoryContextAlloc(batch->cxt, batch->maxkeys * 16);
-		else
-			batch->keys = repalloc(batch->keys, batch->maxkeys * 16);
-	}
-	memcpy(batch->keys[batch->nkeys++], key, 16);
 }
 
 /* Copy one accepted beacon into the batch, enriched. */
@@ -409,7 +385,6 @@ es_batch_add(EsBatch *batch, const char *body, size_t len,
 			es_count(ES_C_DUPLICATES, 1);
 			continue;
 		}
-		batch_remember_key(batch, key);
 		if (geo == NULL)
 		{
 			geo = palloc(sizeof(EsGeo));

@@ -54,9 +54,6 @@ struct EsBatch
 	EsEventRow *rows;
 	int			nrows;
 	int			maxrows;
-	uint8		(*keys)[16];	/* dedup keys taken by this batch */
-	int			nkeys;
-	int			maxkeys;
 };
 
 #endif							/* EDGESTAT_PIPELINE_H */

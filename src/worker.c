@@ -497,8 +497,8 @@ open_batch_xact(void)
 
 /*
  * Called in PG_CATCH after anything went wrong with the open batch: logs,
- * rolls back, forgets the batch's dedup keys so that client retries are
- * not dropped as duplicates, and answers 503 to its requests.
+ * rolls back (the abort forgets the batch's dedup keys, so that client
+ * retries are not dropped as duplicates) and answers 503 to its requests.
  */
 static void
 fail_batch(const char *what)
@@ -519,7 +519,6 @@ fail_batch(const char *what)
 	es_count(ES_C_BATCH_FAILURES, 1);
 	PG_TRY();
 	{
-		es_batch_forget(batch);
 		es_batch_reset(batch);
 	}
 	PG_CATCH();

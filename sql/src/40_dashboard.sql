@@ -27,12 +27,7 @@ DECLARE
 	sid int;
 	tok text;
 BEGIN
-	SELECT s.site_id INTO sid FROM edgestat.sites s WHERE s.domain = lower(site);
-	IF sid IS NULL THEN
-		RAISE EXCEPTION 'edgestat: unknown site "%"', site
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Register it first with edgestat.add_site().';
-	END IF;
+	sid := edgestat.report_site_id(site);	-- 42704 if unknown
 	tok := encode(sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())
 						 || uuid_send(gen_random_uuid())), 'hex');
 	INSERT INTO edgestat.dashboard_tokens (token_sha256, site_id)
