@@ -9,9 +9,11 @@
 
 EXTENSION = edgestat
 MODULE_big = edgestat
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA_built = sql/edgestat--1.0.sql
-PG_CPPFLAGS = -Isrc
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/core/*.c src/http/*.c)))
+# 1.0 is released and frozen; changes to the SQL surface are upgrade steps.
+DATA = sql/edgestat--1.0.sql
+DATA_built = sql/edgestat--1.0--1.1.sql
+PG_CPPFLAGS = -Isrc -Isrc/core
 SHLIB_LINK = -lmicrohttpd -lcjson -lmaxminddb -lm
 
 # In this order: ingest sets up the sites and helpers the others use.
@@ -28,10 +30,10 @@ include $(PGXS)
 endif
 
 # Every object depends on every header: few enough to not bother finer.
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*.h src/core/*.h src/http/*.h)
 
-# The extension script is assembled from its parts, one per concern.
-sql/edgestat--1.0.sql: $(sort $(wildcard sql/src/*.sql))
+# The unreleased upgrade step is assembled from its parts, one per concern.
+sql/edgestat--1.0--1.1.sql: $(sort $(wildcard sql/update-1.1/*.sql))
 	cat $^ > $@
 
 # Deterministic GeoIP databases for the tests (MaxMind::DB::Writer).

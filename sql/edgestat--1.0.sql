@@ -1,3 +1,232 @@
+-- edgestat 1.0: tables.  Written to from C (src/writer.c) in one statement
+-- per batch; no foreign keys on the hot tables, since each would cost a
+-- query per inserted row.
+
+\echo Use "CREATE EXTENSION edgestat" to load this file. \quit
+
+CREATE TABLE edgestat.sites (
+	site_id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	domain text NOT NULL UNIQUE
+		CHECK (domain = lower(domain) AND domain ~ '^[a-z0-9]([a-z0-9.:-]{0,251}[a-z0-9])?$'),
+	allowed_origins text[] NOT NULL DEFAULT '{}',
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE edgestat.sites IS 'registered sites; beacons for other domains are refused (403)';
+
+-- Raw events, one partition per UTC day so that retention drops whole
+-- partitions.  The client address is never stored.
+CREATE TABLE edgestat.events (
+	ts timestamptz NOT NULL,
+	site_id int NOT NULL,
+	visitor_id uuid NOT NULL,
+	session_id uuid NOT NULL,
+	name text NOT NULL,
+	path text NOT NULL,
+	referrer_host text,
+	utm_source text,
+	utm_medium text,
+	utm_campaign text,
+	seq int,
+	scroll smallint,
+	engaged_ms bigint,
+	interactions bigint,
+	viewport int,
+	country text,
+	region text,
+	city text,
+	latitude double precision,
+	longitude double precision,
+	browser text,
+	os text,
+	device text,
+	props jsonb
+) PARTITION BY RANGE (ts);
+CREATE INDEX events_site_ts ON edgestat.events (site_id, ts);
+CREATE TABLE edgestat.events_default PARTITION OF edgestat.events DEFAULT;
+COMMENT ON TABLE edgestat.events IS 'raw events, partitioned by UTC day';
+
+-- Sessions and visitors are updated in place by every batch: room on each
+-- page (fillfactor) and no index on a column that changes keep those
+-- updates HOT, with no index entry to write.  Who was seen lately comes
+-- from shared memory (edgestat.live_visitor_ids), not from an index on
+-- last_seen.
+--
+-- One row per session, merged on every batch: maxima only grow, counters
+-- add each accepted event once.  grown_* carry how much the last merge
+-- raised the session-cumulative et and ic, so that the same statement can
+-- add exactly that growth to the visitor, whatever order beacons come in.
+CREATE TABLE edgestat.sessions (
+	site_id int NOT NULL,
+	session_id uuid NOT NULL,
+	visitor_id uuid NOT NULL,
+	started_at timestamptz NOT NULL,
+	last_seen timestamptz NOT NULL,
+	entry_page text NOT NULL,
+	exit_page text NOT NULL,
+	referrer_host text,
+	utm_source text,
+	utm_medium text,
+	utm_campaign text,
+	country text,
+	region text,
+	city text,
+	browser text,
+	os text,
+	device text,
+	events int NOT NULL DEFAULT 0,
+	pageviews int NOT NULL DEFAULT 0,
+	heartbeats int NOT NULL DEFAULT 0,
+	goals int NOT NULL DEFAULT 0,
+	max_scroll smallint NOT NULL DEFAULT 0,
+	engaged_ms bigint NOT NULL DEFAULT 0,
+	interactions bigint NOT NULL DEFAULT 0,
+	grown_engaged_ms bigint NOT NULL DEFAULT 0,
+	grown_interactions bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (site_id, session_id)
+) WITH (fillfactor = 70);
+CREATE INDEX sessions_site_started ON edgestat.sessions (site_id, started_at);
+
+CREATE TABLE edgestat.visitors (
+	site_id int NOT NULL,
+	visitor_id uuid NOT NULL,
+	first_seen timestamptz NOT NULL,
+	last_seen timestamptz NOT NULL,
+	sessions int NOT NULL DEFAULT 0,
+	events bigint NOT NULL DEFAULT 0,
+	pageviews int NOT NULL DEFAULT 0,
+	heartbeats int NOT NULL DEFAULT 0,
+	goals int NOT NULL DEFAULT 0,
+	max_scroll smallint NOT NULL DEFAULT 0,
+	engaged_ms bigint NOT NULL DEFAULT 0,
+	interactions bigint NOT NULL DEFAULT 0,
+	score smallint NOT NULL CHECK (score BETWEEN 0 AND 100),
+	country text,
+	region text,
+	city text,
+	latitude double precision,
+	longitude double precision,
+	PRIMARY KEY (site_id, visitor_id)
+) WITH (fillfactor = 70);
+
+-- The value score's logistic model: score = 100 / (1 + exp(-(bias + sum
+-- weight * feature))).  Defaults and their reasons are in the README.
+CREATE TABLE edgestat.score_weights (
+	feature text PRIMARY KEY
+		CHECK (feature IN ('bias', 'pageviews', 'heartbeats', 'scroll',
+						   'interactions', 'engaged', 'sessions', 'goals')),
+	weight double precision NOT NULL CHECK (weight = weight AND abs(weight) < 1e6)
+);
+INSERT INTO edgestat.score_weights VALUES
+	('bias', -3.0), ('pageviews', 0.6), ('heartbeats', 0.35),
+	('scroll', 1.2), ('interactions', 0.5), ('engaged', 0.45),
+	('sessions', 0.7), ('goals', 1.5);
+
+SELECT pg_catalog.pg_extension_config_dump('edgestat.sites', '');
+SELECT pg_catalog.pg_extension_config_dump('edgestat.score_weights', '');
+-- edgestat 1.0: the SQL interface of SPEC section 4 that is not reports:
+-- sites, ingest, live counts, counters, the score function.
+--
+-- Privileges: nothing here is granted to PUBLIC.  A role that only reads
+-- reports gets USAGE on the schema and EXECUTE on the report functions;
+-- it cannot write events.  A role that ingests from SQL gets EXECUTE on
+-- edgestat.ingest, which runs as the extension's owner.
+
+CREATE FUNCTION edgestat.add_site(domain text, allowed_origins text[] DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d text := lower(btrim(domain));
+	o text;
+	origins text[] := '{}';
+	id int;
+BEGIN
+	IF d IS NULL OR d !~ '^[a-z0-9]([a-z0-9.:-]{0,251}[a-z0-9])?$' THEN
+		RAISE EXCEPTION 'invalid site domain "%"', domain
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A domain is a host name such as example.com: letters, digits, dots and hyphens, at most 253 characters.';
+	END IF;
+	FOREACH o IN ARRAY coalesce(allowed_origins, '{}') LOOP
+		o := lower(rtrim(btrim(o), '/'));
+		IF o IS NULL OR o !~ '^https?://[a-z0-9.:\[\]-]+$' THEN
+			RAISE EXCEPTION 'invalid allowed origin "%"', o
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'An origin is scheme://host[:port], such as https://www.example.org, without a path.';
+		END IF;
+		origins := origins || o;
+	END LOOP;
+
+	INSERT INTO edgestat.sites AS s (domain, allowed_origins)
+	VALUES (d, origins)
+	ON CONFLICT ON CONSTRAINT sites_domain_key DO UPDATE
+		SET allowed_origins = CASE WHEN add_site.allowed_origins IS NULL
+								   THEN s.allowed_origins
+								   ELSE excluded.allowed_origins END
+	RETURNING s.site_id INTO id;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION edgestat.add_site(text, text[]) IS
+'registers a site (or updates its allowed origins) and returns its id';
+
+CREATE FUNCTION edgestat.ingest(body text, client_ip inet DEFAULT NULL,
+								user_agent text DEFAULT NULL)
+RETURNS int
+AS 'MODULE_PATHNAME', 'edgestat_ingest'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION edgestat.ingest(text, inet, text) IS
+'runs one beacon body through the pipeline in this transaction; returns the events accepted';
+
+CREATE FUNCTION edgestat.live_visitors(site text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'edgestat_live_visitors'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION edgestat.live_visitors(text) IS
+'visitors of the site seen within edgestat.live_ttl, from shared memory';
+
+CREATE FUNCTION edgestat.live_visitor_ids(site text, lim int DEFAULT 500,
+										  OUT visitor_id uuid, OUT last_seen timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'edgestat_live_visitor_ids'
+LANGUAGE C STRICT VOLATILE ROWS 100;
+COMMENT ON FUNCTION edgestat.live_visitor_ids(text, int) IS
+'the live visitors of the site (seen within edgestat.live_ttl), newest first, from shared memory';
+
+CREATE FUNCTION edgestat.stats(OUT name text, OUT value bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'edgestat_stats'
+LANGUAGE C STRICT VOLATILE ROWS 20;
+COMMENT ON FUNCTION edgestat.stats() IS 'the pipeline''s counters since server start';
+
+CREATE FUNCTION edgestat.value_score(pageviews bigint, heartbeats bigint,
+									 max_scroll bigint, interactions bigint,
+									 engaged_ms bigint, sessions bigint,
+									 goals bigint)
+RETURNS smallint
+AS 'MODULE_PATHNAME', 'edgestat_value_score'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edgestat.value_score(bigint, bigint, bigint, bigint, bigint, bigint, bigint) IS
+'the engagement value score (0-100) of the given activity under edgestat.score_weights';
+
+-- Changes to sites and weights reach the caches of every process
+-- (the HTTP workers included) when they commit.
+CREATE FUNCTION edgestat.invalidate_caches() RETURNS trigger
+AS 'MODULE_PATHNAME', 'edgestat_invalidate_caches'
+LANGUAGE C;
+CREATE TRIGGER sites_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON edgestat.sites
+	FOR EACH STATEMENT EXECUTE FUNCTION edgestat.invalidate_caches();
+CREATE TRIGGER score_weights_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON edgestat.score_weights
+	FOR EACH STATEMENT EXECUTE FUNCTION edgestat.invalidate_caches();
+
+REVOKE ALL ON ALL TABLES IN SCHEMA edgestat FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edgestat.add_site(text, text[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edgestat.ingest(text, inet, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edgestat.live_visitor_ids(text, int) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edgestat.value_score(bigint, bigint, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
 -- edgestat 1.0: reports.  Owns the rollup tables, the statement-level
 -- triggers that maintain them at ingest, and the report functions
 -- edgestat.summary(), edgestat.timeseries() and edgestat.breakdown().
@@ -740,3 +969,300 @@ REVOKE ALL ON FUNCTION edgestat.rollup_events(), edgestat.rollup_sessions_insert
 	edgestat.summary(text, timestamptz, timestamptz),
 	edgestat.timeseries(text, timestamptz, timestamptz, interval),
 	edgestat.breakdown(text, text, timestamptz, timestamptz, int) FROM PUBLIC;
+-- edgestat 1.0: daily partitions of edgestat.events and retention.  Owns
+-- edgestat.create_day_partition(), edgestat.ensure_partitions() (called by
+-- the writer at start and when the UTC date rolls over) and
+-- edgestat.apply_retention().
+--
+-- Raw events live in one partition per UTC day, edgestat.events_YYYYMMDD,
+-- so that retention drops whole tables instead of deleting rows.  Rollups
+-- (30_reports.sql) are not touched: reports keep answering for dropped days.
+--
+-- Partition maintenance serialises on one transaction-level advisory lock,
+-- (classid, objid) = (x'65647374' 'edst', 1), so concurrent callers (two
+-- workers crossing midnight together) neither fail nor create twice.
+
+-- Create the partition for one UTC day unless it exists; returns whether it
+-- created one.  Rows of that day that already sit in the DEFAULT partition
+-- (written before the partition existed) are moved into it: with the
+-- parent locked against inserts, they are moved into a new table that is
+-- then attached.  Moving writes to the partitions directly, so the rollup
+-- triggers (on the parent) do not count those rows twice.
+CREATE FUNCTION edgestat.create_day_partition(day date) RETURNS bool
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, edgestat, pg_temp AS $$
+DECLARE
+	part text := 'events_' || to_char(day, 'YYYYMMDD');
+	lo timestamptz := day::timestamp AT TIME ZONE 'UTC';
+	hi timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
+	-- bounds spelled out in UTC, independent of DateStyle and TimeZone
+	bounds text := format('FOR VALUES FROM (%L) TO (%L)',
+						  to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00',
+						  to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00');
+BEGIN
+	PERFORM pg_advisory_xact_lock(x'65647374'::int, 1);
+	IF to_regclass(format('edgestat.%I', part)) IS NOT NULL THEN
+		RETURN false;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM edgestat.events_default WHERE ts >= lo AND ts < hi) THEN
+		EXECUTE format('CREATE TABLE edgestat.%I PARTITION OF edgestat.events %s', part, bounds);
+		RETURN true;
+	END IF;
+
+	-- SHARE ROW EXCLUSIVE blocks inserts (ROW EXCLUSIVE) until commit, so
+	-- no row of that day can reach the default partition behind our back.
+	LOCK TABLE edgestat.events IN SHARE ROW EXCLUSIVE MODE;
+	EXECUTE format('CREATE TABLE edgestat.%I (LIKE edgestat.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+	EXECUTE format('WITH m AS (DELETE FROM edgestat.events_default WHERE ts >= $1 AND ts < $2 RETURNING *)'
+				   ' INSERT INTO edgestat.%I SELECT * FROM m', part)
+		USING lo, hi;
+	-- attaching builds the partition's index from the parent's
+	EXECUTE format('ALTER TABLE edgestat.events ATTACH PARTITION edgestat.%I %s', part, bounds);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION edgestat.create_day_partition(date) IS
+	'creates edgestat.events_YYYYMMDD for one UTC day if missing, moving that day''s rows out of the default partition';
+
+-- Partitions for the UTC days today .. today + days_ahead; returns how many
+-- it created.  Idempotent.
+CREATE FUNCTION edgestat.ensure_partitions(days_ahead int DEFAULT 2) RETURNS int
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, edgestat, pg_temp AS $$
+DECLARE
+	today date := (now() AT TIME ZONE 'UTC')::date;
+	created int := 0;
+BEGIN
+	IF days_ahead NOT BETWEEN 0 AND 366 THEN
+		RAISE EXCEPTION 'days_ahead must be between 0 and 366, not %', days_ahead
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR i IN 0 .. days_ahead LOOP
+		IF edgestat.create_day_partition(today + i) THEN
+			created := created + 1;
+		END IF;
+	END LOOP;
+	RETURN created;
+END
+$$;
+COMMENT ON FUNCTION edgestat.ensure_partitions(int) IS
+	'creates the daily partitions of edgestat.events for UTC today .. today + days_ahead; returns how many were created';
+
+-- Drop raw events older than keep: every partition whose upper bound is at
+-- or before now() - keep is detached and dropped whole; rows that old in
+-- the DEFAULT partition (days that never had a partition; normally none)
+-- are deleted.  Rollups are kept, so reports still cover those days.
+-- keep defaults to the setting edgestat.retention, else 90 days.  Returns
+-- the number of partitions dropped.
+CREATE FUNCTION edgestat.apply_retention(
+	keep interval DEFAULT coalesce(nullif(current_setting('edgestat.retention', true), ''),
+								   '90 days')::interval)
+RETURNS int
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, edgestat, pg_temp AS $$
+DECLARE
+	cutoff timestamptz := now() - keep;
+	p record;
+	dropped int := 0;
+BEGIN
+	IF keep < interval '0' THEN
+		RAISE EXCEPTION 'keep must not be negative'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM pg_advisory_xact_lock(x'65647374'::int, 1);
+	FOR p IN
+		SELECT c.oid::regclass AS part,
+			   substring(pg_get_expr(c.relpartbound, c.oid)
+						 FROM $re$ TO \('([^']+)'\)$re$)::timestamptz AS upper
+		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'edgestat.events'::regclass
+		  AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+		ORDER BY 2
+	LOOP
+		CONTINUE WHEN p.upper IS NULL OR p.upper > cutoff;
+		EXECUTE format('ALTER TABLE edgestat.events DETACH PARTITION %s', p.part);
+		EXECUTE format('DROP TABLE %s', p.part);
+		dropped := dropped + 1;
+	END LOOP;
+	DELETE FROM edgestat.events_default WHERE ts < cutoff;
+	RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION edgestat.apply_retention(interval) IS
+	'drops the daily partitions of edgestat.events older than keep (default: edgestat.retention, else 90 days); rollups are kept';
+
+REVOKE ALL ON FUNCTION edgestat.create_day_partition(date),
+	edgestat.ensure_partitions(int), edgestat.apply_retention(interval) FROM PUBLIC;
+-- edgestat 1.0: the dashboard's side of the database.
+--
+-- The HTTP worker serves the static dashboard from
+-- <sharedir>/extension/edgestat/dashboard/ and answers GET /api/<endpoint>
+-- by calling edgestat.dashboard_api(token, endpoint, params).  A token is
+-- bound to one site; only its sha256 is stored, so a leaked table does not
+-- leak working tokens.  Every answer is computed for the token's site alone.
+
+CREATE TABLE edgestat.dashboard_tokens (
+	token_sha256 bytea PRIMARY KEY CHECK (length(token_sha256) = 32),
+	site_id int NOT NULL REFERENCES edgestat.sites (site_id) ON DELETE CASCADE,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX dashboard_tokens_site ON edgestat.dashboard_tokens (site_id);
+COMMENT ON TABLE edgestat.dashboard_tokens IS
+	'read-only dashboard tokens, one site each; only the sha256 of a token is kept';
+REVOKE ALL ON edgestat.dashboard_tokens FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('edgestat.dashboard_tokens', '');
+
+-- A new secret token for a site, shown once: 256 bits from two
+-- gen_random_uuid() (pg_strong_random), hashed into 64 hex characters.
+CREATE FUNCTION edgestat.dashboard_token(site text) RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, edgestat, pg_temp
+AS $$
+DECLARE
+	sid int;
+	tok text;
+BEGIN
+	sid := edgestat.report_site_id(site);	-- 42704 if unknown
+	tok := encode(sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())
+						 || uuid_send(gen_random_uuid())), 'hex');
+	INSERT INTO edgestat.dashboard_tokens (token_sha256, site_id)
+		VALUES (sha256(convert_to(tok, 'UTF8')), sid);
+	RETURN tok;
+END
+$$;
+COMMENT ON FUNCTION edgestat.dashboard_token(text) IS
+	'creates and returns a new dashboard token for a site (only its hash is stored)';
+REVOKE ALL ON FUNCTION edgestat.dashboard_token(text) FROM PUBLIC;
+
+-- Revoke one token (returns whether it existed).
+CREATE FUNCTION edgestat.dashboard_revoke(token text) RETURNS boolean
+LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, edgestat, pg_temp
+AS $$
+	WITH d AS (
+		DELETE FROM edgestat.dashboard_tokens
+		WHERE token_sha256 = sha256(convert_to(token, 'UTF8'))
+		RETURNING 1)
+	SELECT count(*) > 0 FROM d
+$$;
+REVOKE ALL ON FUNCTION edgestat.dashboard_revoke(text) FROM PUBLIC;
+
+-- The dashboard's JSON API.  params is a flat object of strings (the query
+-- string less token).  Errors: 28000 bad token (HTTP 401), class 22 bad
+-- parameter (HTTP 400).
+CREATE FUNCTION edgestat.dashboard_api(token text, endpoint text, params jsonb DEFAULT '{}')
+RETURNS json
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, edgestat, pg_temp
+AS $$
+DECLARE
+	sid int;
+	dom text;
+	p jsonb := coalesce(params, '{}'::jsonb);
+	t_until timestamptz;
+	t_since timestamptz;
+	bkt interval;
+	lim int;
+	dim text;
+	ttl int;
+	res json;
+BEGIN
+	IF token IS NULL OR length(token) NOT BETWEEN 16 AND 256 THEN
+		RAISE EXCEPTION 'edgestat: invalid or missing dashboard token'
+			USING ERRCODE = 'invalid_authorization_specification';
+	END IF;
+	SELECT s.site_id, s.domain INTO sid, dom
+	FROM edgestat.dashboard_tokens t JOIN edgestat.sites s USING (site_id)
+	WHERE t.token_sha256 = sha256(convert_to(token, 'UTF8'));
+	IF sid IS NULL THEN
+		RAISE EXCEPTION 'edgestat: invalid or missing dashboard token'
+			USING ERRCODE = 'invalid_authorization_specification';
+	END IF;
+	IF jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'edgestat: params must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- Time range: default the last 24 hours.  Bad values raise class 22.
+	t_until := coalesce(nullif(p->>'until', '')::timestamptz, now());
+	t_since := coalesce(nullif(p->>'since', '')::timestamptz, t_until - interval '24 hours');
+	IF t_since > t_until THEN
+		RAISE EXCEPTION 'edgestat: since is after until'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	CASE endpoint
+	WHEN 'site' THEN
+		res := json_build_object('site_id', sid, 'domain', dom);
+
+	WHEN 'summary' THEN
+		SELECT row_to_json(x) INTO res
+		FROM edgestat.summary(dom, t_since, t_until) x;
+		res := coalesce(res, '{}'::json);
+
+	WHEN 'timeseries' THEN
+		bkt := coalesce(nullif(p->>'bucket', '')::interval,
+						CASE WHEN t_until - t_since > interval '3 days'
+							 THEN interval '1 day' ELSE interval '1 hour' END);
+		IF bkt < interval '1 minute' THEN
+			RAISE EXCEPTION 'edgestat: bucket must be at least 1 minute'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF extract(epoch FROM t_until - t_since) / extract(epoch FROM bkt) > 5000 THEN
+			RAISE EXCEPTION 'edgestat: too many buckets (at most 5000)'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT coalesce(json_agg(x ORDER BY x.bucket), '[]'::json) INTO res
+		FROM edgestat.timeseries(dom, t_since, t_until, bkt) x;
+
+	WHEN 'breakdown' THEN
+		dim := coalesce(nullif(p->>'dimension', ''), 'page');
+		IF dim NOT IN ('page', 'entry_page', 'exit_page', 'referrer', 'utm_source',
+					   'utm_medium', 'utm_campaign', 'country', 'region', 'city',
+					   'browser', 'os', 'device', 'event') THEN
+			RAISE EXCEPTION 'edgestat: unknown dimension "%"', dim
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		lim := least(greatest(coalesce(nullif(p->>'lim', '')::int, 10), 1), 100);
+		SELECT coalesce(json_agg(x), '[]'::json) INTO res
+		FROM edgestat.breakdown(dom, dim, t_since, t_until, lim) x;
+
+	WHEN 'live' THEN
+		-- SHOW gives the GUC with its unit ("5min"); as an interval it reads back.
+		ttl := coalesce(extract(epoch FROM nullif(current_setting('edgestat.live_ttl', true), '')::interval)::int, 300);
+		SELECT json_build_object(
+			'live', edgestat.live_visitors(dom),
+			'ttl', ttl,
+			'visitors', coalesce(json_agg(json_build_object(
+				'v', l.visitor_id, 'lat', l.latitude, 'lon', l.longitude,
+				'score', l.score, 'country', l.country, 'city', l.city,
+				'last_seen', l.last_seen) ORDER BY l.last_seen DESC), '[]'::json))
+		INTO res
+		FROM (SELECT vi.* FROM edgestat.live_visitor_ids(dom, 2000) lv
+			  JOIN edgestat.visitors vi
+				ON vi.site_id = sid AND vi.visitor_id = lv.visitor_id
+			  WHERE vi.latitude IS NOT NULL AND vi.longitude IS NOT NULL
+			  ORDER BY lv.last_seen DESC
+			  LIMIT 500) l;
+
+	WHEN 'recent' THEN
+		SELECT coalesce(json_agg(json_build_object(
+			'ts', e.ts, 'n', e.name, 'path', e.path, 'v', e.visitor_id,
+			'country', e.country, 'city', e.city, 'referrer', e.referrer_host,
+			'device', e.device, 'browser', e.browser, 'score', vi.score)
+			ORDER BY e.ts DESC), '[]'::json)
+		INTO res
+		FROM (SELECT * FROM edgestat.events ev
+			  WHERE ev.site_id = sid
+			  ORDER BY ev.ts DESC
+			  LIMIT 50) e
+		LEFT JOIN edgestat.visitors vi
+			ON vi.site_id = sid AND vi.visitor_id = e.visitor_id;
+
+	ELSE
+		RAISE EXCEPTION 'edgestat: unknown dashboard endpoint "%"', endpoint
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Endpoints: site, summary, timeseries, breakdown, live, recent.';
+	END CASE;
+	RETURN res;
+END
+$$;
+COMMENT ON FUNCTION edgestat.dashboard_api(text, text, jsonb) IS
+	'JSON API of the dashboard, called by the HTTP worker for GET /api/<endpoint>';
