@@ -13,7 +13,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/core/*.c src/http/*.c)))
 # 1.0 is released and frozen; changes to the SQL surface are upgrade steps.
 DATA = sql/edgestat--1.0.sql
 DATA_built = sql/edgestat--1.0--1.1.sql
-PG_CPPFLAGS = -Isrc -Isrc/core
+PG_CPPFLAGS = -Isrc -Isrc/core -Isrc/http
 SHLIB_LINK = -lmicrohttpd -lcjson -lmaxminddb -lm
 
 # In this order: ingest sets up the sites and helpers the others use.

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * dedup.c
- *	  The duplicate window (SPEC 3.3): a fixed-size table in shared memory
+ *	  The duplicate window (docs/data-model.md): a fixed-size table in shared memory
  *	  of 128-bit event keys and the time each was accepted.
  *
  * The table never blocks ingestion and never fails: a key probes a short,
@@ -23,7 +23,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "edgestat.h"
+#include "utils/guc.h"
+
+#include "dedup.h"
+#include "shmem.h"
+#include "stats.h"
 
 #define DEDUP_STRIPES	64
 #define DEDUP_PROBE		8
@@ -56,36 +60,48 @@ static int	npending = 0;
 static int	maxpending = 0;
 static bool callbacks_registered = false;
 
-Size
-es_dedup_shmem_size(void)
+static int	dedup_window_ms = 5000;
+static int	dedup_slots = 65536;
+
+static Size
+dedup_shmem_size(void)
 {
 	return add_size(offsetof(DedupTable, slots),
-					mul_size(es_table_slots(es_dedup_slots, 1U << 30),
+					mul_size(es_table_slots(dedup_slots, 1U << 30),
 							 sizeof(DedupSlot)));
 }
 
-void
-es_request_lwlocks(void)
+static void
+dedup_shmem_attach(void *ptr, bool found)
 {
-	RequestNamedLWLockTranche("edgestat_dedup", DEDUP_STRIPES);
-	RequestNamedLWLockTranche("edgestat_ratelimit", 16);
-	RequestNamedLWLockTranche("edgestat_live", 1);
-}
-
-void
-es_dedup_shmem_init(void)
-{
-	bool		found;
-
-	dedup = ShmemInitStruct("edgestat dedup", es_dedup_shmem_size(), &found);
+	dedup = ptr;
 	if (!found)
 	{
-		uint32		n = es_table_slots(es_dedup_slots, 1U << 30);
+		uint32		n = es_table_slots(dedup_slots, 1U << 30);
 
 		dedup->mask = n - 1;
 		memset(dedup->slots, 0, n * sizeof(DedupSlot));
 	}
 	dedup_locks = GetNamedLWLockTranche("edgestat_dedup");
+}
+
+static const EsShmemPart dedup_part = {
+	"edgestat dedup", dedup_shmem_size, dedup_shmem_attach,
+	"edgestat_dedup", DEDUP_STRIPES
+};
+
+void
+es_dedup_init(void)
+{
+	DefineCustomIntVariable("edgestat.dedup_window",
+							"Window within which an equal event is a duplicate.",
+							NULL, &dedup_window_ms, 5000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("edgestat.dedup_slots",
+							"Entries of the shared duplicate table.",
+							NULL, &dedup_slots, 65536, 1024, 64 * 1024 * 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	es_shmem_register(&dedup_part);
 }
 
 static inline void
@@ -184,13 +200,13 @@ es_dedup_seen(const uint8 key[16])
 	bool		duplicate = false;
 	LWLock	   *lock;
 
-	if (es_dedup_window_ms <= 0 || dedup == NULL)
+	if (dedup_window_ms <= 0 || dedup == NULL)
 		return false;
 
 	key_words(key, &k1, &k2);
 	start = (uint32) (k1 & dedup->mask) & ~(uint32) (DEDUP_PROBE - 1);
 	now = GetCurrentTimestamp();
-	horizon = now - (TimestampTz) es_dedup_window_ms * 1000;
+	horizon = now - (TimestampTz) dedup_window_ms * 1000;
 	lock = &dedup_locks[stripe_of(start)].lock;
 
 	LWLockAcquire(lock, LW_EXCLUSIVE);

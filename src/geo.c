@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * geo.c
- *	  Geolocation of the client address with libmaxminddb (SPEC 3.4).
+ *	  Geolocation of the client address with libmaxminddb.
  *
  * Each process maps edgestat.geoip_database once and keeps it; the file is
  * reopened when the setting names another file or, after SIGHUP, when the
@@ -22,8 +22,10 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "edgestat.h"
+#include "geo.h"
+#include "stats.h"
 
+static char *geoip_database = NULL;
 static MMDB_s mmdb;
 static bool mmdb_open = false;
 static char *mmdb_path = NULL;	/* what we opened (or failed to), malloc'd
@@ -76,9 +78,18 @@ geo_open(const char *path)
 }
 
 void
+es_geo_init(void)
+{
+	DefineCustomStringVariable("edgestat.geoip_database",
+							   "Path of a MaxMind DB (.mmdb) file; empty disables geolocation.",
+							   NULL, &geoip_database, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
+
+void
 es_geo_reload_if_changed(void)
 {
-	const char *want = es_geoip_database ? es_geoip_database : "";
+	const char *want = geoip_database ? geoip_database : "";
 	struct stat st;
 
 	if (mmdb_path == NULL || strcmp(mmdb_path, want) != 0)
@@ -148,7 +159,7 @@ es_geo_lookup(const EsAddr *addr, EsGeo *out)
 
 	memset(out, 0, sizeof(*out));
 	if (mmdb_path == NULL ||
-		strcmp(mmdb_path, es_geoip_database ? es_geoip_database : "") != 0)
+		strcmp(mmdb_path, geoip_database ? geoip_database : "") != 0)
 		es_geo_reload_if_changed();
 	if (!mmdb_open || addr->family == 0)
 		return;

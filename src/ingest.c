@@ -18,7 +18,10 @@
 #include "utils/builtins.h"
 #include "utils/inet.h"
 
-#include "edgestat.h"
+#include "live.h"
+#include "pipeline.h"
+#include "shmem.h"
+#include "sites.h"
 
 static void
 require_shmem(void)
@@ -41,13 +44,9 @@ inet_to_addr(inet *in, EsAddr *out)
 	}
 	else
 	{
-		char		text[64];
-
-		/* through text, so that IPv4-mapped addresses become IPv4 */
 		out->family = 6;
 		memcpy(out->bytes, ip_addr(in), 16);
-		es_addr_format(out, text, sizeof(text));
-		es_addr_parse(text, out);
+		es_addr_unmap(out);
 	}
 }
 

@@ -2,7 +2,7 @@
  *
  * live.c
  *	  Who is on the sites right now: live visitors with a time to live
- *	  (SPEC 3.7), and the feed of committed events that the worker streams
+ *	  (docs/data-model.md), and the feed of committed events that the worker streams
  *	  to dashboards.
  *
  * Live visitors are a fixed table of (site, visitor, last seen) plus a
@@ -33,7 +33,12 @@
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 
-#include "edgestat.h"
+#include "utils/guc.h"
+
+#include "live.h"
+#include "shmem.h"
+#include "sites.h"
+#include "stats.h"
 
 #define LIVE_PROBE		8
 #define LIVE_SITES		1024
@@ -75,26 +80,45 @@ typedef struct LiveShared
 static LiveShared *live = NULL;
 static LWLock *live_lock = NULL;
 
-Size
-es_live_shmem_size(void)
+static int	live_ttl_s = 300;
+static int	live_slots = 65536;
+
+static Size
+live_shmem_size(void)
 {
 	return add_size(offsetof(LiveShared, slots),
-					mul_size(es_table_slots(es_live_slots, 1U << 28),
+					mul_size(es_table_slots(live_slots, 1U << 28),
 							 sizeof(LiveSlot)));
 }
 
-void
-es_live_shmem_init(void)
+static void
+live_shmem_attach(void *ptr, bool found)
 {
-	bool		found;
-
-	live = ShmemInitStruct("edgestat live", es_live_shmem_size(), &found);
+	live = ptr;
 	if (!found)
 	{
-		memset(live, 0, es_live_shmem_size());
-		live->mask = es_table_slots(es_live_slots, 1U << 28) - 1;
+		memset(live, 0, live_shmem_size());
+		live->mask = es_table_slots(live_slots, 1U << 28) - 1;
 	}
 	live_lock = &(GetNamedLWLockTranche("edgestat_live"))->lock;
+}
+
+static const EsShmemPart live_part = {
+	"edgestat live", live_shmem_size, live_shmem_attach, "edgestat_live", 1
+};
+
+void
+es_live_init(void)
+{
+	DefineCustomIntVariable("edgestat.live_ttl",
+							"How long a visitor counts as live after its last event.",
+							NULL, &live_ttl_s, 300, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("edgestat.live_slots",
+							"Live visitors tracked in shared memory.",
+							NULL, &live_slots, 65536, 1024, 16 * 1024 * 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	es_shmem_register(&live_part);
 }
 
 static LiveSite *
@@ -133,7 +157,7 @@ adjust_site(int32 site_id, int64 delta)
 static void
 sweep_expired(TimestampTz now)
 {
-	TimestampTz horizon = now - (TimestampTz) es_live_ttl_s * 1000000;
+	TimestampTz horizon = now - (TimestampTz) live_ttl_s * 1000000;
 
 	if (now - live->swept < 1000000)
 		return;
@@ -182,7 +206,7 @@ es_live_touch(int32 site_id, const uint8 visitor[16])
 	if (victim->site_id != 0)
 	{
 		adjust_site(victim->site_id, -1);
-		if (now - victim->seen < (TimestampTz) es_live_ttl_s * 1000000)
+		if (now - victim->seen < (TimestampTz) live_ttl_s * 1000000)
 			es_count(ES_C_LIVE_EVICTIONS, 1);
 	}
 	victim->site_id = site_id;
@@ -411,7 +435,7 @@ edgestat_live_visitor_ids(PG_FUNCTION_ARGS)
 	if (lim <= 0)
 		return (Datum) 0;
 
-	horizon = GetCurrentTimestamp() - (TimestampTz) es_live_ttl_s * 1000000;
+	horizon = GetCurrentTimestamp() - (TimestampTz) live_ttl_s * 1000000;
 	found = palloc(sizeof(LiveVisitor) * (live->mask + 1));
 	LWLockAcquire(live_lock, LW_SHARED);
 	for (uint32 i = 0; i <= live->mask; i++)

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * pipeline.c
- *	  Steps 1-4 of SPEC section 3 for one body: validate, drop bots, rate
+ *	  The first half of the pipeline for one body: validate, drop bots, rate
  *	  limit, drop duplicates, enrich; accepted events are copied into the
  *	  batch that writer.c stores.
  *
@@ -21,8 +21,12 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "batch.h"
 #include "beacon.h"
-#include "pipeline.h"
+#include "dedup.h"
+#include "ratelimit.h"
+#include "sites.h"
+#include "stats.h"
 #include "url.h"
 #include "useragent.h"
 

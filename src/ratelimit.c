@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * ratelimit.c
- *	  Exact token buckets per (client address, site) in shared memory
- *	  (SPEC 3.2): edgestat.rate_limit tokens, refilled at that many per
+ *	  Exact token buckets per (client address, site) in shared memory:
+ *	  edgestat.rate_limit tokens, refilled at that many per
  *	  minute, shared by every worker and backend.
  *
  * Buckets sit in a fixed table with bounded probing, like dedup.c; when a
@@ -21,7 +21,11 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
-#include "edgestat.h"
+#include "utils/guc.h"
+
+#include "ratelimit.h"
+#include "shmem.h"
+#include "stats.h"
 
 #define RL_STRIPES	16
 #define RL_PROBE	8
@@ -44,29 +48,48 @@ typedef struct RateTable
 static RateTable *rates = NULL;
 static LWLockPadded *rate_locks = NULL;
 
-Size
-es_ratelimit_shmem_size(void)
+int			es_rate_limit = 600;
+static int	ratelimit_buckets = 16384;
+
+static Size
+ratelimit_shmem_size(void)
 {
 	return add_size(offsetof(RateTable, buckets),
-					mul_size(es_table_slots(es_ratelimit_buckets, 1U << 28),
+					mul_size(es_table_slots(ratelimit_buckets, 1U << 28),
 							 sizeof(RateBucket)));
 }
 
-void
-es_ratelimit_shmem_init(void)
+static void
+ratelimit_shmem_attach(void *ptr, bool found)
 {
-	bool		found;
-
-	rates = ShmemInitStruct("edgestat rate limit", es_ratelimit_shmem_size(),
-							&found);
+	rates = ptr;
 	if (!found)
 	{
-		uint32		n = es_table_slots(es_ratelimit_buckets, 1U << 28);
+		uint32		n = es_table_slots(ratelimit_buckets, 1U << 28);
 
 		rates->mask = n - 1;
 		memset(rates->buckets, 0, n * sizeof(RateBucket));
 	}
 	rate_locks = GetNamedLWLockTranche("edgestat_ratelimit");
+}
+
+static const EsShmemPart ratelimit_part = {
+	"edgestat rate limit", ratelimit_shmem_size, ratelimit_shmem_attach,
+	"edgestat_ratelimit", RL_STRIPES
+};
+
+void
+es_ratelimit_init(void)
+{
+	DefineCustomIntVariable("edgestat.rate_limit",
+							"Events per minute per client address and site; 0 disables.",
+							NULL, &es_rate_limit, 600, 0, 10000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("edgestat.ratelimit_buckets",
+							"Token buckets (client address, site) in shared memory.",
+							NULL, &ratelimit_buckets, 16384, 1024, 16 * 1024 * 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	es_shmem_register(&ratelimit_part);
 }
 
 static uint32

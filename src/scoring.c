@@ -17,8 +17,8 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 
-#include "edgestat.h"
 #include "score.h"
+#include "stats.h"
 
 void		es_score_model(EsScoreModel *model);
 

@@ -23,7 +23,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "edgestat.h"
+#include "sites.h"
 #include "url.h"
 
 #if PG_VERSION_NUM < 140000

@@ -15,7 +15,8 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
-#include "edgestat.h"
+#include "shmem.h"
+#include "stats.h"
 
 const char *const es_counter_names[ES_NUM_COUNTERS] = {
 	[ES_C_RECEIVED] = "received",
@@ -47,23 +48,31 @@ typedef struct EsCounters
 
 static EsCounters *counters = NULL;
 
-Size
-es_stats_shmem_size(void)
+static Size
+stats_shmem_size(void)
 {
-	return MAXALIGN(sizeof(EsCounters));
+	return sizeof(EsCounters);
 }
 
-void
-es_stats_shmem_init(void)
+static void
+stats_shmem_attach(void *ptr, bool found)
 {
-	bool		found;
-
-	counters = ShmemInitStruct("edgestat counters", sizeof(EsCounters), &found);
+	counters = ptr;
 	if (!found)
 	{
 		for (int i = 0; i < ES_NUM_COUNTERS; i++)
 			pg_atomic_init_u64(&counters->value[i], 0);
 	}
+}
+
+static const EsShmemPart stats_part = {
+	"edgestat counters", stats_shmem_size, stats_shmem_attach, NULL, 0
+};
+
+void
+es_stats_init(void)
+{
+	es_shmem_register(&stats_part);
 }
 
 void

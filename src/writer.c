@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * writer.c
- *	  Steps 5-8 of SPEC section 3: a batch is stored in one statement, in
- *	  the caller's transaction; then live marks, NOTIFY and the live feed.
+ *	  The second half of the pipeline: a batch is stored in one statement,
+ *	  in the caller's transaction; then live marks, NOTIFY and the live
+ *	  feed (docs/data-model.md, docs/notify.md).
  *
  * The batch is merged in memory first, so that the statement touches each
  * session row and each visitor row once: events are sorted by session and
@@ -35,14 +36,47 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "pipeline.h"
+#include "batch.h"
+#include "live.h"
 #include "score.h"
+#include "stats.h"
 
 extern void es_score_model(EsScoreModel *model);
+
+static char *notify_channel = NULL;
+static char *retention = NULL;
+
+static bool
+check_notify_channel(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0' ||
+		strlen(*newval) >= NAMEDATALEN)
+	{
+		GUC_check_errdetail("The channel name must be 1 to %d bytes long.",
+							NAMEDATALEN - 1);
+		return false;
+	}
+	return true;
+}
+
+void
+es_writer_init(void)
+{
+	DefineCustomStringVariable("edgestat.notify_channel",
+							   "LISTEN/NOTIFY channel for committed events.",
+							   NULL, &notify_channel, "edgestat",
+							   PGC_SIGHUP, 0, check_notify_channel, NULL, NULL);
+	DefineCustomStringVariable("edgestat.retention",
+							   "Age (an interval) past which raw events are dropped, a day's partition at a time.",
+							   "Rollups are kept.  Applied once a day by each ingesting process.",
+							   &retention, "90 days",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
 
 /* ---- arrays for unnest() ---- */
 
@@ -365,7 +399,7 @@ append_json_text(StringInfo buf, const char *key, const char *value, int maxbyte
 static void
 announce(VisitorFold *folds, int nfolds, SiteLive *lives, int *nlives)
 {
-	char	   *channel = es_notify_channel;
+	char	   *channel = notify_channel;
 	StringInfoData buf;
 	uint64		notified = 0;
 

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * beacon.c
- *	  Parsing and validation of beacon bodies (SPEC section 2), and the
+ *	  Parsing and validation of beacon bodies (docs/http.md), and the
  *	  UTF-8 and UUID helpers that go with them.
  *
  * A body is rejected as a whole on the first problem: the message names

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * beacon.h
- *	  Parsing and validation of beacon bodies (SPEC section 2).
+ *	  Parsing and validation of beacon bodies (docs/http.md).
  *
  * Pure code: depends on cJSON and libc only, never on a backend symbol, so
  * it is unit-tested and fuzzed outside PostgreSQL.  Errors come back as

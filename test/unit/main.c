@@ -53,6 +53,7 @@ main(void)
 	test_url();
 	test_useragent();
 	test_score();
+	test_addr();
 	printf("%d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed == 0 ? 0 : 1;
 }

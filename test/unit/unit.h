@@ -33,5 +33,6 @@ extern void test_beacon(void);
 extern void test_url(void);
 extern void test_useragent(void);
 extern void test_score(void);
+extern void test_addr(void);
 
 #endif

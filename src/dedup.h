@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ *
+ * dedup.h
+ *	  The duplicate window: 128-bit event keys in a shared table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EDGESTAT_DEDUP_H
+#define EDGESTAT_DEDUP_H
+
+#include "postgres.h"
+
+extern void es_dedup_init(void);
+
+/* true: a duplicate.  Otherwise the key is taken by this transaction. */
+extern bool es_dedup_seen(const uint8 key[16]);
+extern void es_dedup_forget(const uint8 key[16]);
+
+#endif							/* EDGESTAT_DEDUP_H */

@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ *
+ * beacons.c
+ *	  POST /e and group commit.
+ *
+ * The first beacon of a batch opens a transaction; each body goes through
+ * es_batch_add, and a connection whose events were accepted is suspended
+ * until the batch commits.  The batch is written and committed when it is
+ * full, when its oldest body is older than edgestat.flush_interval, or
+ * when every open connection is waiting for it (nobody can send more, so
+ * waiting longer only adds latency); then the suspended connections are
+ * resumed and answered 204 - or 503 with a reason if the batch failed.
+ * A 204 therefore always means "committed".
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "http_int.h"
+#include "stats.h"
+
+void
+http_load_trusted_proxies(void)
+{
+	EsCidrList	list;
+	char		error[128];
+
+	if (es_cidr_list_parse(es_trusted_proxies, &list, error, sizeof(error)))
+		hw.trusted = list;
+	else
+		ereport(WARNING,
+				(errmsg("edgestat.trusted_proxies ignored: %s", error),
+				 errdetail("The previous list (%d networks) stays in force.",
+						   hw.trusted.n)));
+}
+
+/*
+ * Answers every connection waiting for the current batch: 204 when it
+ * committed, otherwise 503 with the reason.
+ */
+static void
+answer_pending(int status, const char *reason)
+{
+	dlist_mutable_iter it;
+
+	dlist_foreach_modify(it, &hw.pending_list)
+	{
+		EsConn	   *c = dlist_container(EsConn, node, it.cur);
+
+		dlist_delete(&c->node);
+		c->in_list = false;
+		hw.npending--;
+		c->has_final = true;
+		c->final_status = status;
+		strlcpy(c->final_reason, reason ? reason : "", sizeof(c->final_reason));
+		http_conn_resume(c);
+	}
+}
+
+static void
+open_batch_xact(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	hw.xact_open = true;
+	hw.batch_started = GetCurrentTimestamp();
+}
+
+/*
+ * Called in PG_CATCH after anything went wrong with the open batch: logs,
+ * rolls back (the abort forgets the batch's dedup keys, so that client
+ * retries are not dropped as duplicates) and answers 503 to its requests.
+ */
+void
+http_fail_batch(const char *what)
+{
+	ErrorData  *edata;
+	char		reason[256];
+
+	MemoryContextSwitchTo(hw.worker_cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	ereport(LOG,
+			(errmsg("edgestat http: %s failed, %d request(s) answered 503: %s",
+					what, hw.npending, edata->message)));
+	FreeErrorData(edata);
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(hw.worker_cxt);
+	hw.xact_open = false;
+	es_count(ES_C_BATCH_FAILURES, 1);
+	PG_TRY();
+	{
+		es_batch_reset(hw.batch);
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	snprintf(reason, sizeof(reason),
+			 "batch could not be committed, nothing stored; retry");
+	answer_pending(503, reason);
+}
+
+void
+http_flush_batch(void)
+{
+	int			events;
+	TimestampTz start;
+
+	if (!hw.xact_open)
+		return;
+	events = es_batch_events(hw.batch);
+	start = GetCurrentTimestamp();
+	PG_TRY();
+	{
+		if (events > 0)
+			es_batch_write(hw.batch);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(hw.worker_cxt);
+		hw.xact_open = false;
+#if PG_VERSION_NUM < 150000
+		/* before 15, a backend that is no client signals listeners here */
+		ProcessCompletedNotifies();
+#endif
+		es_batch_reset(hw.batch);
+	}
+	PG_CATCH();
+	{
+		http_fail_batch("batch commit");
+		return;
+	}
+	PG_END_TRY();
+
+	if (events > 0)
+	{
+		es_http_observe_batch(events, GetCurrentTimestamp() - start);
+		/* so autovacuum and ANALYZE see the tables grow */
+		pgstat_report_stat(false);
+	}
+	answer_pending(204, NULL);
+}
+
+bool
+http_flush_due(TimestampTz now)
+{
+	if (!hw.xact_open)
+		return false;
+	if (es_batch_events(hw.batch) >= es_batch_size)
+		return true;
+	if (hw.npending > 0 && hw.npending + hw.nsse >= (int) http_open_connections())
+		return true;
+	return TimestampDifferenceExceeds(hw.batch_started, now, es_flush_interval_ms);
+}
+
+typedef struct XffCollect
+{
+	StringInfo	buf;
+} XffCollect;
+
+static enum MHD_Result
+collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+			const char *value)
+{
+	XffCollect *x = cls;
+
+	if (key && value && pg_strcasecmp(key, "X-Forwarded-For") == 0)
+	{
+		if (x->buf->len > 0)
+			appendStringInfoChar(x->buf, ',');
+		appendStringInfoString(x->buf, value);
+	}
+	return MHD_YES;
+}
+
+static void
+request_client(EsConn *c, EsAddr *client)
+{
+	const union MHD_ConnectionInfo *info;
+	EsAddr		peer;
+
+	info = MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info == NULL || !es_addr_from_sockaddr(info->client_addr, &peer))
+		memset(&peer, 0, sizeof(peer));
+
+	if (peer.family != 0 && es_cidr_contains(&hw.trusted, &peer))
+	{
+		StringInfoData buf;
+		XffCollect	x;
+
+		initStringInfo(&buf);
+		x.buf = &buf;
+		MHD_get_connection_values(c->mhd, MHD_HEADER_KIND, collect_xff, &x);
+		es_client_addr(&peer, buf.len ? buf.data : NULL, &hw.trusted, client);
+	}
+	else
+		*client = peer;
+}
+
+enum MHD_Result
+http_beacon_complete(EsConn *c)
+{
+	EsRequest	req;
+	EsOutcome	out;
+
+	if (c->too_big)
+	{
+		char		reason[128];
+
+		snprintf(reason, sizeof(reason),
+				 "body larger than edgestat.max_body (%d bytes)", es_max_body);
+		return http_respond_text(c, 413, reason, 0, NULL);
+	}
+	if (hw.shutting_down)
+		return http_respond_text(c, 503, "server shutting down; retry", 1, NULL);
+	if (hw.npending >= es_max_pending)
+		return http_respond_text(c, 503,
+							"overloaded: too many events waiting for commit; retry",
+							1, NULL);
+
+	memset(&req, 0, sizeof(req));
+	request_client(c, &req.client);
+	req.user_agent = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
+												 MHD_HTTP_HEADER_USER_AGENT);
+	req.origin = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "Origin");
+
+	PG_TRY();
+	{
+		if (!hw.xact_open)
+			open_batch_xact();
+		es_batch_add(hw.batch, c->body ? c->body : "", c->len, &req, &out);
+	}
+	PG_CATCH();
+	{
+		http_fail_batch("adding a body to the batch");
+		return http_respond_text(c, 503,
+							"batch could not be committed, nothing stored; retry",
+							1, NULL);
+	}
+	PG_END_TRY();
+
+	if (out.status == 204 && out.accepted > 0)
+	{
+		/* answered by flush_batch once the batch is committed */
+		dlist_push_tail(&hw.pending_list, &c->node);
+		c->in_list = true;
+		hw.npending++;
+		c->suspended = true;
+		MHD_suspend_connection(c->mhd);
+		return MHD_YES;
+	}
+	if (out.status == 204)
+		return http_respond_204(c);	/* duplicates or bots only */
+	return http_respond_text(c, out.status, out.reason[0] ? out.reason : "refused",
+						out.status == 429 ? Max(out.retry_after, 1) : 0, NULL);
+}
