@@ -20,6 +20,7 @@
 #include "geo.h"
 #include "http.h"
 #include "live.h"
+#include "maintenance.h"
 #include "pipeline.h"
 #include "ratelimit.h"
 #include "shmem.h"
@@ -68,6 +69,7 @@ _PG_init(void)
 	es_live_init();
 	es_geo_init();
 	es_writer_init();
+	es_maintenance_init();
 	es_http_init();
 	es_shmem_install_hooks();
 

@@ -49,7 +49,6 @@
 extern void es_score_model(EsScoreModel *model);
 
 static char *notify_channel = NULL;
-static char *retention = NULL;
 
 static bool
 check_notify_channel(char **newval, void **extra, GucSource source)
@@ -71,11 +70,6 @@ es_writer_init(void)
 							   "LISTEN/NOTIFY channel for committed events.",
 							   NULL, &notify_channel, "edgestat",
 							   PGC_SIGHUP, 0, check_notify_channel, NULL, NULL);
-	DefineCustomStringVariable("edgestat.retention",
-							   "Age (an interval) past which raw events are dropped, a day's partition at a time.",
-							   "Rollups are kept.  Applied once a day by each ingesting process.",
-							   &retention, "90 days",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
 
 /* ---- arrays for unnest() ---- */
@@ -165,11 +159,11 @@ static const char *const write_sql =
 "  referrer_host, utm_source, utm_medium, utm_campaign, seq, scroll, engaged_ms,"
 "  interactions, viewport, country, region, city, latitude, longitude, browser,"
 "  os, device, props)"
-" SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5),"
-"  unnest($6), unnest($7), unnest($8), unnest($9), unnest($10), unnest($11),"
-"  unnest($12), unnest($13), unnest($14), unnest($15), unnest($16),"
-"  unnest($17), unnest($18), unnest($19), unnest($20), unnest($21),"
-"  unnest($22), unnest($23), unnest($24)::jsonb"
+" SELECT pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
+"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16),"
+"  pg_catalog.unnest($17), pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20), pg_catalog.unnest($21),"
+"  pg_catalog.unnest($22), pg_catalog.unnest($23), pg_catalog.unnest($24)::jsonb"
 "), se AS ("
 " INSERT INTO edgestat.sessions AS s (site_id, session_id, visitor_id,"
 "  started_at, last_seen, entry_page, exit_page, referrer_host, utm_source,"
@@ -177,17 +171,17 @@ static const char *const write_sql =
 "  pageviews, heartbeats, goals, max_scroll, engaged_ms, interactions,"
 "  grown_engaged_ms, grown_interactions)"
 " SELECT i.*, i.engaged_ms, i.interactions"
-" FROM (SELECT unnest($25) AS site_id, unnest($26) AS session_id,"
-"  unnest($27) AS visitor_id, unnest($28) AS started_at,"
-"  unnest($29) AS last_seen, unnest($30) AS entry_page,"
-"  unnest($31) AS exit_page, unnest($32) AS referrer_host,"
-"  unnest($33) AS utm_source, unnest($34) AS utm_medium,"
-"  unnest($35) AS utm_campaign, unnest($36) AS country,"
-"  unnest($37) AS region, unnest($38) AS city, unnest($39) AS browser,"
-"  unnest($40) AS os, unnest($41) AS device, unnest($42) AS events,"
-"  unnest($43) AS pageviews, unnest($44) AS heartbeats,"
-"  unnest($45) AS goals, unnest($46) AS max_scroll,"
-"  unnest($47) AS engaged_ms, unnest($48) AS interactions) i"
+" FROM (SELECT pg_catalog.unnest($25) AS site_id, pg_catalog.unnest($26) AS session_id,"
+"  pg_catalog.unnest($27) AS visitor_id, pg_catalog.unnest($28) AS started_at,"
+"  pg_catalog.unnest($29) AS last_seen, pg_catalog.unnest($30) AS entry_page,"
+"  pg_catalog.unnest($31) AS exit_page, pg_catalog.unnest($32) AS referrer_host,"
+"  pg_catalog.unnest($33) AS utm_source, pg_catalog.unnest($34) AS utm_medium,"
+"  pg_catalog.unnest($35) AS utm_campaign, pg_catalog.unnest($36) AS country,"
+"  pg_catalog.unnest($37) AS region, pg_catalog.unnest($38) AS city, pg_catalog.unnest($39) AS browser,"
+"  pg_catalog.unnest($40) AS os, pg_catalog.unnest($41) AS device, pg_catalog.unnest($42) AS events,"
+"  pg_catalog.unnest($43) AS pageviews, pg_catalog.unnest($44) AS heartbeats,"
+"  pg_catalog.unnest($45) AS goals, pg_catalog.unnest($46) AS max_scroll,"
+"  pg_catalog.unnest($47) AS engaged_ms, pg_catalog.unnest($48) AS interactions) i"
 " ON CONFLICT (site_id, session_id) DO UPDATE SET"
 "  started_at = LEAST(s.started_at, excluded.started_at),"
 "  last_seen = GREATEST(s.last_seen, excluded.last_seen),"
@@ -229,13 +223,13 @@ static const char *const write_sql =
 "  COALESCE(sg.sessions, 0), i.events, i.pageviews, i.heartbeats, i.goals,"
 "  i.max_scroll, COALESCE(sg.engaged_ms, 0), COALESCE(sg.interactions, 0),"
 "  i.score, i.country, i.region, i.city, i.latitude, i.longitude"
-" FROM (SELECT unnest($49) AS site_id, unnest($50) AS visitor_id,"
-"  unnest($51) AS first_seen, unnest($52) AS last_seen,"
-"  unnest($53) AS events, unnest($54) AS pageviews,"
-"  unnest($55) AS heartbeats, unnest($56) AS goals,"
-"  unnest($57) AS max_scroll, unnest($58) AS country,"
-"  unnest($59) AS region, unnest($60) AS city, unnest($61) AS latitude,"
-"  unnest($62) AS longitude, unnest($63) AS score) i"
+" FROM (SELECT pg_catalog.unnest($49) AS site_id, pg_catalog.unnest($50) AS visitor_id,"
+"  pg_catalog.unnest($51) AS first_seen, pg_catalog.unnest($52) AS last_seen,"
+"  pg_catalog.unnest($53) AS events, pg_catalog.unnest($54) AS pageviews,"
+"  pg_catalog.unnest($55) AS heartbeats, pg_catalog.unnest($56) AS goals,"
+"  pg_catalog.unnest($57) AS max_scroll, pg_catalog.unnest($58) AS country,"
+"  pg_catalog.unnest($59) AS region, pg_catalog.unnest($60) AS city, pg_catalog.unnest($61) AS latitude,"
+"  pg_catalog.unnest($62) AS longitude, pg_catalog.unnest($63) AS score) i"
 "  LEFT JOIN sg USING (site_id, visitor_id)"
 " ORDER BY i.site_id, i.visitor_id"
 " ON CONFLICT (site_id, visitor_id) DO UPDATE SET"
@@ -474,27 +468,6 @@ announce(VisitorFold *folds, int nfolds, SiteLive *lives, int *nlives)
 	pfree(buf.data);
 }
 
-/*
- * Once a day per process, before its first batch of the day: the daily
- * partitions of the next days are made ready, and those past
- * edgestat.retention dropped.  This runs before the batch statement takes
- * any lock on edgestat.events, so the brief exclusive lock of a detach
- * cannot deadlock with a concurrent batch.
- */
-static void
-daily_partition_upkeep(void)
-{
-	static DateADT done_for = 0;
-	DateADT		today = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
-															TimestampTzGetDatum(GetCurrentTimestamp())));
-
-	if (today == done_for)
-		return;
-	SPI_execute("SELECT edgestat.ensure_partitions(2)", false, 0);
-	SPI_execute("SELECT edgestat.apply_retention()", false, 0);
-	done_for = today;
-}
-
 void
 es_batch_write(EsBatch *batch)
 {
@@ -518,7 +491,11 @@ es_batch_write(EsBatch *batch)
 	if (n == 0)
 		return;
 
-	work = AllocSetContextCreate(CurrentMemoryContext, "edgestat write",
+	/*
+	 * Under the transaction's context: a batch that fails leaves nothing
+	 * behind once its transaction is aborted.
+	 */
+	work = AllocSetContextCreate(TopTransactionContext, "edgestat write",
 								 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
 
@@ -745,7 +722,6 @@ es_batch_write(EsBatch *batch)
 
 	/* 5. write */
 	SPI_connect();
-	daily_partition_upkeep();
 	if (write_plan == NULL)
 	{
 		/*
