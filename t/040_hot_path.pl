@@ -158,6 +158,12 @@ is( $node->safe_psql('postgres',
 	'1', 'the refused beacon was not stored, the later one was');
 $holder->quit;
 
+# ---- a request without a User-Agent is a script's, not a browser's ----
+$r = http('POST', '/e', body => beacon(u => 'https://example.com/no-agent'));
+is($r->{status}, 204, 'no User-Agent: 204');
+is( $node->safe_psql('postgres', "SELECT count(*) FROM edgestat.events WHERE path = '/no-agent'"),
+	'0', 'no User-Agent: dropped as a bot');
+
 # ---- the maintenance worker ----
 is( $node->safe_psql('postgres',
 		"SELECT application_name FROM pg_stat_activity WHERE backend_type = 'edgestat maintenance'"),
