@@ -68,7 +68,7 @@ _PG_init(void)
 	es_ratelimit_init();
 	es_live_init();
 	es_geo_init();
-	es_writer_init();
+	es_announce_init();
 	es_maintenance_init();
 	es_http_init();
 	es_shmem_install_hooks();

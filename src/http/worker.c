@@ -136,9 +136,9 @@ register_workers(void)
 }
 
 /*
- * The worker's own session settings: bounded lock waits, and nothing
- * resolved through a schema that a database owner could write to (the
- * worker runs as the bootstrap superuser).
+ * The worker's own session settings: bounded lock waits, nothing resolved
+ * through a schema that a database owner could write to (the worker runs
+ * as the bootstrap superuser), and no triggers.
  */
 static void
 apply_session_settings(void)
@@ -148,6 +148,9 @@ apply_session_settings(void)
 	snprintf(value, sizeof(value), "%d", lock_timeout_ms);
 	SetConfigOption("lock_timeout", value, PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
+					PGC_S_OVERRIDE);
+	/* the writer folds the rollups itself: no trigger fires (writer.c) */
+	SetConfigOption("session_replication_role", "replica", PGC_SUSET,
 					PGC_S_OVERRIDE);
 }
 
