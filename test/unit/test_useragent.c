@@ -162,6 +162,23 @@ static const UaCase cases[] = {
 	/* a carrier that looks like a domain, in Facebook's browser */
 	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/17.1.2;FBSS/3;FBCR/Vodafone.de;FBID/phone;FBLC/de_DE;FBOP/5]",
 	false, "Facebook", "iOS", "mobile"},
+	/* apps and devices whose words look like a bot's, but are people's */
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Twitter for iPhone/10.17",
+	false, "Safari", "iOS", "mobile"},
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 NAVER(inapp; search; 2000; 12.1.5; 14PROMAX)",
+	false, "Safari", "iOS", "mobile"},
+	{"Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/120.0.6099.193 Mobile Safari/537.36 [FB_IAB/FB4A;FBAV/444.0.0.33.118;FBDM/{density=3.0,width=1080,height=2340};FBLC/de_DE;FBRV/0;FBCR/Telekom.de;FBMF/samsung;FBBD/samsung;FBPN/com.facebook.katana;FBDV/SM-S918B;FBSV/14;FBOP/1;FBCA/arm64-v8a:;]",
+	false, "Facebook", "Android", "mobile"},
+	{"Mozilla/5.0 (Linux; Android 13; SM-G991B Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/119.0.6045.163 Mobile Safari/537.36 [Pinterest/Android]",
+	false, "Chrome", "Android", "mobile"},
+	{"Mozilla/5.0 (Linux; Android 13; SM-S911N Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/119.0.6045.163 Mobile Safari/537.36;KAKAOTALK 2410420",
+	false, "Chrome", "Android", "mobile"},
+	{"Mozilla/5.0 (Windows; U; Windows NT 10.0; en-US; Valve Steam Client/default/1700000000; ) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.183 Safari/537.36",
+	false, "Chrome", "Windows", "desktop"},
+	{"Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.0 Safari/605.1.15",
+	false, "Safari", "Other", "desktop"},
+	{"Mozilla/5.0 (compatible; Konqueror/4.5; Linux) KHTML/4.5.5 (like Gecko)",
+	false, "Other", "Linux", "desktop"},
 	/* Electron apps are people's desktop apps */
 	{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) obsidian/1.11.7 Chrome/142.0.7444.265 Electron/39.5.1 Safari/537.36",
 	false, "Chrome", "Windows", "desktop"},
