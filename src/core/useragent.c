@@ -317,10 +317,14 @@ build_index(void)
 		idx.all[n++] = markers[i];
 	for (size_t i = 0; i < lengthof(bot_names); i++)
 	{
-		Marker		m = {bot_names[i], (uint8_t) strlen(bot_names[i]), CK_NONE,
-		BR_OTHER, OS_OTHER, F_BOT};
+		Marker	   *m = &idx.all[n++];
 
-		idx.all[n++] = m;
+		m->text = bot_names[i];
+		m->len = (uint8_t) strlen(bot_names[i]);
+		m->check = CK_NONE;
+		m->browser = BR_OTHER;
+		m->os = OS_OTHER;
+		m->flags = F_BOT;
 	}
 	for (size_t i = 0; i < n; i++)
 		count[head_hash((const unsigned char *) idx.all[i].text)]++;
@@ -416,6 +420,7 @@ es_classify_user_agent(const char *ua, size_t len, int viewport_width,
 	unsigned	os = OS_OTHER;
 	unsigned	flags = 0;
 	bool		old_mozilla = false;
+	size_t		from = 0;		/* no marker in "Mozilla/5.0 (" */
 
 	out->bot = true;
 	out->browser = "Other";
@@ -439,16 +444,15 @@ es_classify_user_agent(const char *ua, size_t len, int viewport_width,
 		out->bot = false;
 		return;
 	}
-	if (starts_with(s, n, "mozilla/"))
+	if (starts_with(s, n, "mozilla/5.0 ("))
+		from = 13;
+	else if (starts_with(s, n, "mozilla/"))
 	{
 		/* before 5.0 only Internet Explorer, checked below, is a browser */
-		if (!starts_with(s, n, "mozilla/5.0 ("))
-		{
-			if (n < 12 || s[8] < '1' || s[8] > '4' || s[9] != '.' ||
-				memchr(s + 10, '(', n - 10 < 4 ? n - 10 : 4) == NULL)
-				return;
-			old_mozilla = true;
-		}
+		if (n < 12 || s[8] < '1' || s[8] > '4' || s[9] != '.' ||
+			memchr(s + 10, '(', n - 10 < 4 ? n - 10 : 4) == NULL)
+			return;
+		old_mozilla = true;
 	}
 	else if (!starts_with(s, n, "opera/"))
 		return;
@@ -457,7 +461,7 @@ es_classify_user_agent(const char *ua, size_t len, int viewport_width,
 
 	if (!idx.built)
 		build_index();
-	for (size_t i = 0; i + 2 < n; i++)
+	for (size_t i = from; i + 2 < n; i++)
 	{
 		unsigned	b = head_hash(s + i);
 
