@@ -8,7 +8,8 @@
  *	- no real browser's User-Agent taken for a bot;
  *	- browser, OS and device family as ua-parser-js names them (translated
  *	  into edgestat's names by generate.mjs) for at least 97 % of the real
- *	  browsers' User-Agents, each family counted on its own.
+ *	  browsers' User-Agents, each family counted on its own;
+ *	- and corpora of a sensible size, so none of that holds vacuously.
  *
  * usage: corpus [-v] [out-dir]   (-v lists every miss, not the first few)
  */
@@ -22,6 +23,8 @@
 
 #define AGREEMENT_GOAL 0.97
 #define SHOW_DEFAULT 15
+#define MIN_CRAWLERS 1500
+#define MIN_BROWSERS 500
 
 static int	passed;
 static int	failed;
@@ -135,6 +138,10 @@ main(int argc, char **argv)
 		   100.0 * agree[0] / browsers.nlines, 100.0 * agree[1] / browsers.nlines,
 		   100.0 * agree[2] / browsers.nlines);
 
+	/* a package that shrank would make every goal below easy */
+	check(bots.nlines >= MIN_CRAWLERS && browsers.nlines >= MIN_BROWSERS,
+		  "%s: %.0f crawlers, %.0f browsers", "corpus size",
+		  (double) bots.nlines, (double) browsers.nlines);
 	check((long) caught >= isbot_hits, "%s: %.0f caught, isbot %.0f",
 		  "crawler recall", (double) caught, (double) isbot_hits);
 	check(dropped == 0, "%s: %.0f, goal %.0f",
