@@ -18,14 +18,19 @@ $node->append_conf(
 	'postgresql.conf', q{
 shared_preload_libraries = 'edgestat'
 edgestat.workers = 0
-edgestat.database = 'src'
 edgestat.rate_limit = 0
+# No background worker of edgestat touches the databases of this test
+# (none of them is edgestat.database), and nothing is old enough for
+# retention: the figures compared are this test's alone.
+edgestat.database = 'postgres'
+edgestat.retention = '36500 days'
 timezone = 'UTC'
 });
 $node->start;
 
 $node->safe_psql('postgres', 'CREATE DATABASE src');
 $node->safe_psql('src', 'CREATE EXTENSION edgestat CASCADE');
+$node->safe_psql('src', 'SELECT edgestat.ensure_partitions(2)');
 
 my $chrome =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
