@@ -42,6 +42,7 @@
 #include "maintenance.h"
 #include "shmem.h"
 #include "stats.h"
+#include "version.h"
 
 PGDLLEXPORT void es_maintenance_main(Datum main_arg);
 
@@ -235,6 +236,8 @@ extension_exists(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	exists = OidIsValid(get_extension_oid("edgestat", true));
+	if (exists)
+		es_check_extension_version();
 	CommitTransactionCommand();
 	return exists;
 }

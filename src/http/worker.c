@@ -32,6 +32,7 @@
 #include "http.h"
 #include "http_int.h"
 #include "live.h"
+#include "version.h"
 
 PGDLLEXPORT void es_http_worker_main(Datum main_arg);
 
@@ -183,6 +184,8 @@ wait_for_extension(void)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		exists = OidIsValid(get_extension_oid("edgestat", true));
+		if (exists && hw.worker_no == 0)
+			es_check_extension_version();
 		CommitTransactionCommand();
 		if (exists)
 			return;
