@@ -402,14 +402,9 @@ fold_visitors(WriteState *ws)
 }
 
 static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, const Oid *types)
+prepare_kept(const char *sql, int nargs, const Oid *types, int options)
 {
-	/*
-	 * Generic at once: the plan does not depend on the arrays, and a
-	 * custom plan would replan the statement for every batch.
-	 */
-	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) types,
-										  CURSOR_OPT_GENERIC_PLAN);
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) types, options);
 
 	if (plan == NULL)
 		elog(ERROR, "edgestat: could not prepare the batch statement: %s",
@@ -456,11 +451,17 @@ batch_plan(bool fold_rollups)
 		appendStringInfoString(&sql, es_rollup_sql(ES_BATCH_PARAMS + 1, hll_schema()));
 	}
 	appendStringInfoString(&sql, es_batch_sql_tail);
+	/*
+	 * Generic at once: the statement reads no table but through its
+	 * conflict arbiters, so its plan does not depend on the arrays or on
+	 * the tables' sizes, and a custom plan would replan it every batch.
+	 */
 	if (fold_rollups)
 		return write_rollup_plan = prepare_kept(sql.data,
 												ES_BATCH_PARAMS + ES_ROLLUP_PARAMS,
-												types);
-	return write_plan = prepare_kept(sql.data, ES_BATCH_PARAMS, types);
+												types, CURSOR_OPT_GENERIC_PLAN);
+	return write_plan = prepare_kept(sql.data, ES_BATCH_PARAMS, types,
+									 CURSOR_OPT_GENERIC_PLAN);
 }
 
 static char *
@@ -483,8 +484,13 @@ fold_session_rollups(WriteState *ws)
 	int			rc;
 	uint64		next = 0;
 
+	/*
+	 * Planned for each batch: a plan kept from when the table was small
+	 * would scan it whole, a cost that grows with every session stored.
+	 */
 	if (old_sessions_plan == NULL)
-		old_sessions_plan = prepare_kept(old_sessions_sql, 2, types);
+		old_sessions_plan = prepare_kept(old_sessions_sql, 2, types,
+										 CURSOR_OPT_CUSTOM_PLAN);
 	keys[0] = ws->params[S_SITE];
 	keys[1] = ws->params[S_SESSION];
 	rc = SPI_execute_plan(old_sessions_plan, keys, NULL, false, 0);

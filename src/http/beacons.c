@@ -12,13 +12,25 @@
  * resumed and answered 204 - or 503 with a reason if the batch failed.
  * A 204 therefore always means "committed".
  *
+ * Commit overlapped with work (edgestat.commit_overlap, on by default):
+ * the batch commits with synchronous_commit off, so the commit returns
+ * before its WAL is on disk, and its requests wait in flushing_list for
+ * the flush pointer to pass their commit record.  The WAL writer is woken
+ * to flush at once, on its own process; meanwhile this loop reads the
+ * next requests and builds the next batch.  When the loop has nothing
+ * else to do, or a commit has waited flush_interval, it flushes itself
+ * (XLogFlush, which shares a flush already under way).  Only then is a
+ * 204 sent: it still means "durably committed".
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/proc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -117,11 +129,85 @@ http_fail_batch(const char *what)
 	answer_pending(503, reason);
 }
 
+/*
+ * Moves the requests of a batch just committed into flushing_list, until
+ * its commit record is durable.
+ */
+static void
+await_flush(XLogRecPtr commit_lsn)
+{
+	dlist_mutable_iter it;
+
+	dlist_foreach_modify(it, &hw.pending_list)
+	{
+		EsConn	   *c = dlist_container(EsConn, node, it.cur);
+
+		dlist_delete(&c->node);
+		hw.npending--;
+		c->commit_lsn = commit_lsn;
+		dlist_push_tail(&hw.flushing_list, &c->node);
+		hw.nflushing++;
+	}
+	if (hw.nflushing > 0 && hw.oldest_unflushed == 0)
+		hw.oldest_unflushed = GetCurrentTimestamp();
+	hw.flush_target = Max(hw.flush_target, commit_lsn);
+	/* the WAL writer flushes on its own process while we go on */
+	if (ProcGlobal->walwriterLatch)
+		SetLatch(ProcGlobal->walwriterLatch);
+}
+
+/*
+ * Answers 204 to the requests whose commit record is durable; with wait,
+ * flushes first, so that every one is.
+ */
+void
+http_answer_flushed(bool wait)
+{
+	dlist_mutable_iter it;
+	XLogRecPtr	flushed;
+
+	if (hw.nflushing == 0)
+		return;
+	if (wait)
+		XLogFlush(hw.flush_target);
+#if PG_VERSION_NUM >= 150000
+	flushed = GetFlushRecPtr(NULL);
+#else
+	flushed = GetFlushRecPtr();
+#endif
+	dlist_foreach_modify(it, &hw.flushing_list)
+	{
+		EsConn	   *c = dlist_container(EsConn, node, it.cur);
+
+		if (c->commit_lsn > flushed)
+			break;				/* in commit order: the rest are later */
+		dlist_delete(&c->node);
+		c->in_list = false;
+		hw.nflushing--;
+		c->commit_lsn = InvalidXLogRecPtr;
+		c->has_final = true;
+		c->final_status = 204;
+		c->final_reason[0] = '\0';
+		http_conn_resume(c);
+	}
+	hw.oldest_unflushed = hw.nflushing > 0 ? GetCurrentTimestamp() : 0;
+}
+
+/* Whether the loop must flush now rather than read more first. */
+bool
+http_flush_overdue(TimestampTz now)
+{
+	return hw.nflushing > 0 &&
+		TimestampDifferenceExceeds(hw.oldest_unflushed, now,
+								   Max(es_flush_interval_ms, 1));
+}
+
 void
 http_flush_batch(void)
 {
 	int			events;
 	TimestampTz start;
+	XLogRecPtr	commit_lsn = InvalidXLogRecPtr;
 
 	if (!hw.xact_open)
 		return;
@@ -132,7 +218,13 @@ http_flush_batch(void)
 		if (events > 0)
 			es_batch_write(hw.batch);
 		PopActiveSnapshot();
-		CommitTransactionCommand();
+		if (es_commit_overlap && GetTopTransactionIdIfAny() != InvalidTransactionId)
+		{
+			CommitTransactionCommand();
+			commit_lsn = XactLastCommitEnd;
+		}
+		else
+			CommitTransactionCommand();
 		MemoryContextSwitchTo(hw.worker_cxt);
 		hw.xact_open = false;
 #if PG_VERSION_NUM < 150000
@@ -154,7 +246,10 @@ http_flush_batch(void)
 		/* so autovacuum and ANALYZE see the tables grow */
 		pgstat_report_stat(false);
 	}
-	answer_pending(204, NULL);
+	if (commit_lsn != InvalidXLogRecPtr)
+		await_flush(commit_lsn);
+	else
+		answer_pending(204, NULL);
 }
 
 bool
@@ -164,7 +259,9 @@ http_flush_due(TimestampTz now)
 		return false;
 	if (es_batch_events(hw.batch) >= es_batch_size)
 		return true;
-	if (hw.npending > 0 && hw.npending + hw.nsse >= (int) http_open_connections())
+	/* everyone is waiting for a commit or a flush: nobody can send more */
+	if (hw.npending > 0 &&
+		hw.npending + hw.nflushing + hw.nsse >= (int) http_open_connections())
 		return true;
 	return TimestampDifferenceExceeds(hw.batch_started, now, es_flush_interval_ms);
 }

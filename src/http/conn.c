@@ -37,6 +37,7 @@ http_conn_alloc(struct MHD_Connection *mhd)
 	c->len = c->discarded = 0;
 	c->out_len = c->out_off = 0;
 	c->site_id = 0;
+	c->commit_lsn = InvalidXLogRecPtr;
 	c->next_free = NULL;
 	hw.nconns_live++;
 	return c;
@@ -51,6 +52,8 @@ http_conn_release(EsConn *c)
 		c->in_list = false;
 		if (c->kind == EC_SSE)
 			hw.nsse--;
+		else if (c->commit_lsn != InvalidXLogRecPtr)
+			hw.nflushing--;
 		else
 			hw.npending--;
 	}

@@ -20,6 +20,7 @@
 
 #include <microhttpd.h>
 
+#include "access/xlogdefs.h"
 #include "lib/ilist.h"
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
@@ -43,6 +44,7 @@ extern int	es_max_pending;
 extern int	es_max_connections;
 extern int	es_max_connections_per_ip;
 extern int	es_connection_timeout_s;
+extern bool es_commit_overlap;
 
 /* What a connection's current request is. */
 typedef enum EsConnKind
@@ -64,6 +66,7 @@ typedef struct EsConn
 	bool		suspended;
 	bool		in_list;		/* in pending_list or sse_list */
 	bool		has_final;		/* resumed with an answer to give */
+	XLogRecPtr	commit_lsn;		/* in flushing_list: its batch's commit */
 	dlist_node	node;
 	int			final_status;
 	char		final_reason[256];
@@ -103,6 +106,11 @@ typedef struct EsHttpWorker
 	TimestampTz batch_started;
 	dlist_head	pending_list;	/* connections waiting for its commit */
 	int			npending;
+	/* committed batches whose commit record is not yet known durable */
+	dlist_head	flushing_list;
+	int			nflushing;
+	XLogRecPtr	flush_target;	/* the newest of their commit records */
+	TimestampTz oldest_unflushed;
 	EsCidrList	trusted;		/* edgestat.trusted_proxies, parsed */
 
 	/* /live streams (sse.c) */
@@ -149,6 +157,8 @@ extern enum MHD_Result http_beacon_complete(EsConn *c);
 extern void http_fail_batch(const char *what);
 extern void http_flush_batch(void);
 extern bool http_flush_due(TimestampTz now);
+extern void http_answer_flushed(bool wait);
+extern bool http_flush_overdue(TimestampTz now);
 extern void http_load_trusted_proxies(void);
 
 /* ---- static.c ---- */

@@ -49,10 +49,12 @@ int			es_max_connections = 1024;
 int			es_max_connections_per_ip = 64;
 int			es_connection_timeout_s = 10;
 static int	lock_timeout_ms = 1000;
+bool		es_commit_overlap = true;
 
 EsHttpWorker hw = {
 	.pending_list = DLIST_STATIC_INIT(hw.pending_list),
 	.sse_list = DLIST_STATIC_INIT(hw.sse_list),
+	.flushing_list = DLIST_STATIC_INIT(hw.flushing_list),
 };
 
 static void
@@ -107,6 +109,11 @@ define_settings(void)
 							"that another session's lock can cause.",
 							&lock_timeout_ms, 1000, 1, 600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("edgestat.commit_overlap",
+							 "Lets the next batch form while the previous one's commit is flushed.",
+							 "A 204 is still sent only once the commit record is durable.",
+							 &es_commit_overlap, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("edgestat.connection_timeout",
 							"Idle or stalled HTTP connections are closed after this.",
 							NULL, &es_connection_timeout_s, 10, 1, 3600,
@@ -150,6 +157,9 @@ apply_session_settings(void)
 	SetConfigOption("lock_timeout", value, PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
 					PGC_S_OVERRIDE);
+	/* durability is awaited by the loop itself (beacons.c) */
+	SetConfigOption("synchronous_commit", es_commit_overlap ? "off" : "on",
+					PGC_USERSET, PGC_S_OVERRIDE);
 	/* the writer folds the rollups itself: no trigger fires (writer.c) */
 	SetConfigOption("session_replication_role", "replica", PGC_SUSET,
 					PGC_S_OVERRIDE);
@@ -220,6 +230,9 @@ next_timeout(TimestampTz now)
 
 		timeout = Min(timeout, Max(left, 0));
 	}
+	/* commits awaiting their flush: only look whether more work is there */
+	if (hw.nflushing > 0)
+		timeout = 0;
 	return timeout;
 }
 
@@ -253,10 +266,12 @@ shutdown_http(void)
 		http_wake_sse();
 	}
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+	http_answer_flushed(true);
 	while (hw.nconns_live > 0 && GetCurrentTimestamp() < deadline)
 	{
 		http_run_daemons();
 		http_flush_batch();
+		http_answer_flushed(true);
 		if (hw.nconns_live == 0)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -264,6 +279,8 @@ shutdown_http(void)
 		ResetLatch(MyLatch);
 	}
 	http_flush_batch();
+	http_answer_flushed(true);
+	http_run_daemons();
 	for (int i = 0; i < hw.ndaemons; i++)
 		MHD_stop_daemon(hw.daemons[i]);
 	hw.ndaemons = 0;
@@ -361,6 +378,17 @@ es_http_worker_main(Datum main_arg)
 		{
 			http_flush_batch();
 			/* answer the resumed connections now, not a wait later */
+			http_run_daemons();
+		}
+
+		/*
+		 * Commits awaiting their flush: answer those the WAL writer made
+		 * durable; flush the rest here when nothing else woke the loop or
+		 * they have waited flush_interval.
+		 */
+		if (hw.nflushing > 0)
+		{
+			http_answer_flushed(n == 0 || http_flush_overdue(now));
 			http_run_daemons();
 		}
 		if (hw.nsse > 0)
