@@ -112,7 +112,9 @@ read_file(const char *path, size_t *len, char **why)
 	f = AllocateFile(path, PG_BINARY_R);
 	if (f == NULL)
 	{
-		*why = psprintf("could not open \"%s\": %m", path);
+		int			save_errno = errno;
+
+		*why = psprintf("could not open \"%s\": %s", path, strerror(save_errno));
 		return NULL;
 	}
 	buf = palloc(cap + 1);
@@ -137,8 +139,10 @@ read_file(const char *path, size_t *len, char **why)
 	}
 	if (ferror(f))
 	{
-		*why = psprintf("could not read \"%s\": %m", path);
+		int			save_errno = errno;
+
 		FreeFile(f);
+		*why = psprintf("could not read \"%s\": %s", path, strerror(save_errno));
 		return NULL;
 	}
 	FreeFile(f);
@@ -198,7 +202,8 @@ key_matches(EsTlsCreds *s)
  * Loads the files named by the settings.  On failure returns NULL with
  * *why set; never throws, so that a reload can keep the old set.  With
  * *unchanged set, the files are those of the current set and nothing was
- * loaded.
+ * loaded.  Runs in a short-lived context; only the returned set is
+ * allocated in the worker's.
  */
 static EsTlsCreds *
 load_creds(char **why, bool *unchanged)
@@ -232,12 +237,13 @@ load_creds(char **why, bool *unchanged)
 		strcmp(current->key_path, key_path) == 0)
 	{
 		*unchanged = true;
+		explicit_bzero(key_pem, key_len);
 		return NULL;
 	}
 
-	s = palloc0(sizeof(EsTlsCreds));
-	s->cert_path = cert_path;
-	s->key_path = key_path;
+	s = MemoryContextAllocZero(hw.worker_cxt, sizeof(EsTlsCreds));
+	s->cert_path = MemoryContextStrdup(hw.worker_cxt, cert_path);
+	s->key_path = MemoryContextStrdup(hw.worker_cxt, key_path);
 	memcpy(s->digest, digest, sizeof(digest));
 
 	d.data = (unsigned char *) cert_pem;
@@ -252,6 +258,7 @@ load_creds(char **why, bool *unchanged)
 						rc < 0 ? gnutls_strerror(rc) : "no certificate found");
 		s->npcerts = 0;
 		free_creds(s);
+		explicit_bzero(key_pem, key_len);
 		return NULL;
 	}
 
@@ -326,6 +333,7 @@ http_tls_start(void)
 {
 	char	   *why = NULL;
 	bool		unchanged;
+	MemoryContext load_cxt;
 	MemoryContext old;
 
 	if (!es_ssl)
@@ -334,7 +342,9 @@ http_tls_start(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("edgestat.ssl is on but libmicrohttpd was built without TLS support")));
-	old = MemoryContextSwitchTo(hw.worker_cxt);
+	load_cxt = AllocSetContextCreate(hw.worker_cxt, "edgestat tls load",
+									 ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(load_cxt);
 	current = load_creds(&why, &unchanged);
 	MemoryContextSwitchTo(old);
 	if (current == NULL)
@@ -342,6 +352,7 @@ http_tls_start(void)
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("edgestat http: cannot serve HTTPS: %s", why),
 				 errhint("With edgestat.ssl on the worker does not serve plain HTTP; it tries again when it restarts.")));
+	MemoryContextDelete(load_cxt);
 	log_creds(current, "loaded");
 }
 
@@ -369,23 +380,24 @@ http_tls_reload(void)
 	char	   *why = NULL;
 	bool		unchanged;
 	EsTlsCreds *s;
+	MemoryContext load_cxt;
 	MemoryContext old;
 
 	if (!es_ssl || current == NULL)
 		return;
-	old = MemoryContextSwitchTo(hw.worker_cxt);
+	load_cxt = AllocSetContextCreate(hw.worker_cxt, "edgestat tls load",
+									 ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(load_cxt);
 	s = load_creds(&why, &unchanged);
 	MemoryContextSwitchTo(old);
-	if (unchanged)
-		return;
-	if (s == NULL)
-	{
+	if (s == NULL && !unchanged)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("edgestat http: TLS certificate not reloaded, keeping the one from \"%s\": %s",
 						current->cert_path, why)));
+	MemoryContextDelete(load_cxt);
+	if (s == NULL)
 		return;
-	}
 
 	/* append: the retired list stays oldest first */
 	{
