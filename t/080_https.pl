@@ -137,6 +137,7 @@ edgestat.database = 'postgres'
 edgestat.rate_limit = 0
 edgestat.dedup_window = 0
 edgestat.ssl = on
+log_min_messages = debug1
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION edgestat CASCADE');
@@ -211,7 +212,11 @@ ok($node->log_contains(qr/TLS certificate reloaded from "\Q$pgdata\E\/server.crt
 $r = tls_request($ka, beacon_request(beacon(u => 'https://example.com/ka2')));
 is($r->{status}, 204, 'the connection opened before the reload still works');
 is(stored('/ka2'), 1, 'its beacon is stored');
+ok(!$node->log_contains(qr/TLS certificate set 1 freed/),
+	'the replaced certificate is kept while a connection may hold it');
 close $ka;
+wait_for('the first set freed', sub { $node->log_contains(qr/TLS certificate set 1 freed/) });
+pass('and freed once that connection has closed');
 
 # a second keep-alive connection across two swaps, the old sets retired meanwhile
 my $ka2 = tls_connect();
@@ -246,9 +251,14 @@ $node->reload;
 wait_for('the third certificate', sub { new_subject() =~ /third\.test/ });
 pass('edgestat.ssl_cert_file / ssl_key_file are used, reloaded on SIGHUP');
 
+ok(!$node->log_contains(qr/TLS certificate set 2 freed/),
+	'the certificate set of a connection opened two certificates ago is kept');
+# Connection: close: the worker closes it after the answer
 is(tls_request($ka2, beacon_request(beacon(u => 'https://example.com/kb2'), 1))->{status},
-	204, 'a connection opened two certificates ago still works');
+	204, 'and the connection still works');
 close $ka2;
+wait_for('the second set freed', sub { $node->log_contains(qr/TLS certificate set 2 freed/) });
+pass('the set is freed after that connection closed');
 is(tls_request(tls_connect(), beacon_request(beacon(u => 'https://example.com/kc'), 1))->{status},
 	204, 'new connections work after the retired certificates are freed');
 

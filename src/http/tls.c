@@ -60,11 +60,13 @@ typedef struct EsTlsCreds
 	 * hold this set or a newer one.
 	 */
 	int			nconns;
+	int			generation;		/* 1 for the set loaded at start, then 2, ... */
 	struct EsTlsCreds *next;	/* in the retired list, oldest first */
 } EsTlsCreds;
 
 static EsTlsCreds *current = NULL;
 static EsTlsCreds *retired = NULL;
+static int	generations = 0;
 
 void
 http_tls_define_settings(void)
@@ -282,6 +284,7 @@ load_creds(char **why, bool *unchanged)
 		free_creds(s);
 		return NULL;
 	}
+	s->generation = ++generations;
 	return s;
 }
 
@@ -365,6 +368,8 @@ sweep_retired(void)
 		EsTlsCreds *s = retired;
 
 		retired = s->next;
+		elog(DEBUG1, "edgestat http: TLS certificate set %d freed, no connection can hold it",
+			 s->generation);
 		free_creds(s);
 	}
 }
