@@ -9,7 +9,8 @@
  * shutdown), listen.c (sockets and libmicrohttpd daemons), route.c (the
  * request callback and routing), conn.c (connection pool and responses),
  * beacons.c (POST /e and group commit), static.c (/e.js, /dashboard),
- * api.c (/api/...), sse.c (/live), metrics.c (/metrics, /healthz).
+ * api.c (/api/...), sse.c (/live), metrics.c (/metrics, /healthz),
+ * tls.c (HTTPS: settings, certificates, reload).
  *
  *-------------------------------------------------------------------------
  */
@@ -132,6 +133,25 @@ extern EsHttpWorker hw;
 extern unsigned int http_open_connections(void);
 extern void http_run_daemons(void);
 extern void http_start_listening(void);
+
+/* one entry of an MHD_OPTION_ARRAY */
+static inline void
+http_set_option(struct MHD_OptionItem *o, enum MHD_OPTION option,
+				intptr_t value, void *ptr_value)
+{
+	o->option = option;
+	o->value = value;
+	o->ptr_value = ptr_value;
+}
+
+/* ---- tls.c ---- */
+extern bool es_ssl;
+extern char *es_ssl_cert_file;
+extern char *es_ssl_key_file;
+extern void http_tls_define_settings(void);
+extern int	http_tls_mhd_options(struct MHD_OptionItem *opts);
+extern void http_tls_reload(void);
+extern void http_tls_start(void);
 
 /* ---- route.c ---- */
 extern void http_on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,

@@ -4,7 +4,8 @@
  *	  The worker's sockets: one libmicrohttpd daemon per address of
  *	  edgestat.listen_addresses, in external-select epoll mode, so that
  *	  MHD's epoll descriptor sits in the worker's WaitEventSet and
- *	  MHD_run is called from the worker's own loop only.
+ *	  MHD_run is called from the worker's own loop only.  With
+ *	  edgestat.ssl on every daemon speaks TLS only (tls.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -58,20 +59,16 @@ start_daemon(const struct sockaddr *sa, bool v6, bool dual)
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_TURBO |
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
+	if (es_ssl)
+		flags |= MHD_USE_TLS;
 	if (dual)
 		flags |= MHD_USE_DUAL_STACK;
 	else if (v6)
 		flags |= MHD_USE_IPv6;
 	hw.mhd_last_error[0] = '\0';
 
-	/*
-	 * SO_REUSEPORT only when our own workers share the port.  The option
-	 * must be absent otherwise: passed as 0 it also drops MHD's default
-	 * SO_REUSEADDR, and a restarted worker then cannot bind while old
-	 * connections sit in TIME_WAIT.
-	 */
 	{
-		struct MHD_OptionItem opts[] = {
+		struct MHD_OptionItem opts[16] = {
 			{MHD_OPTION_SOCK_ADDR, 0, (void *) sa},
 			{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) http_on_completed, NULL},
 			{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) mhd_logger, NULL},
@@ -80,10 +77,21 @@ start_daemon(const struct sockaddr *sa, bool v6, bool dual)
 			{MHD_OPTION_CONNECTION_TIMEOUT, es_connection_timeout_s, NULL},
 			{MHD_OPTION_CONNECTION_MEMORY_LIMIT, ES_MHD_MEMORY, NULL},
 			{MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
-			{es_workers > 1 ? MHD_OPTION_LISTENING_ADDRESS_REUSE : MHD_OPTION_END,
-			1, NULL},
-			{MHD_OPTION_END, 0, NULL}
 		};
+		int			n = 8;
+
+		/*
+		 * SO_REUSEPORT only when our own workers share the port.  The
+		 * option must be absent otherwise: passed as 0 it also drops MHD's
+		 * default SO_REUSEADDR, and a restarted worker then cannot bind
+		 * while old connections sit in TIME_WAIT.
+		 */
+		if (es_workers > 1)
+			http_set_option(&opts[n++], MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL);
+		if (es_ssl)
+			n += http_tls_mhd_options(&opts[n]);
+		http_set_option(&opts[n], MHD_OPTION_END, 0, NULL);
+		Assert(n < lengthof(opts));
 
 		return MHD_start_daemon(flags, (uint16_t) es_port, NULL, NULL,
 								http_on_request, NULL,

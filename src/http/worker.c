@@ -174,6 +174,7 @@ reload_config(void)
 	es_geo_reload_if_changed();
 	http_load_trusted_proxies();
 	http_load_tracker();
+	http_tls_reload();
 }
 
 static void
@@ -290,6 +291,7 @@ void
 es_http_init(void)
 {
 	define_settings();
+	http_tls_define_settings();
 	es_http_metrics_init();
 	register_workers();
 }
@@ -327,6 +329,7 @@ es_http_worker_main(Datum main_arg)
 	http_load_tracker();
 	hw.batch = es_batch_create(hw.worker_cxt);
 	es_feed_listen(true);
+	http_tls_start();
 	http_start_listening();
 
 #if PG_VERSION_NUM >= 170000
