@@ -14,7 +14,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/core/*.c src/http/*.c)))
 DATA = sql/edgestat--1.0.sql
 DATA_built = sql/edgestat--1.0--1.1.sql
 PG_CPPFLAGS = -Isrc -Isrc/core -Isrc/http
-SHLIB_LINK = -lmicrohttpd -lcjson -lmaxminddb -lm
+SHLIB_LINK = -lmicrohttpd -lgnutls -lcjson -lmaxminddb -lm
 
 # In this order: ingest sets up the sites and helpers the others use.
 REGRESS = ingest merge dedup ratelimit score geo notify privileges \
