@@ -1,0 +1,103 @@
+--
+-- Hardening (issue 10, items 2 and 12): nothing executable by PUBLIC, every
+-- function resolves names in trusted schemas only, and a hostile
+-- non-superuser who may create objects in public (a database owner on
+-- PostgreSQL 15) cannot get a superuser to run its code through
+-- ingestion, the rollup triggers, sealing or reports.
+--
+
+-- no function of the extension is executable by PUBLIC
+SELECT p.oid::regprocedure AS public_executable
+FROM pg_proc p
+WHERE p.pronamespace = 'edgestat'::regnamespace
+  AND has_function_privilege('public', p.oid, 'EXECUTE')
+ORDER BY 1;
+
+-- a role given nothing can call none of the four 1.0 left open
+CREATE ROLE nobody_in_particular;
+GRANT USAGE ON SCHEMA edgestat TO nobody_in_particular;
+SET ROLE nobody_in_particular;
+SELECT edgestat.dashboard_api('x', 'site', '{}');
+SELECT edgestat.live_visitors('example.com');
+SELECT * FROM edgestat.stats();
+SELECT edgestat.hour_ceil(now());
+RESET ROLE;
+DROP OWNED BY nobody_in_particular;
+DROP ROLE nobody_in_particular;
+
+-- every function that is not plain C: a search_path of trusted schemas,
+-- pg_catalog first and pg_temp last
+SELECT p.oid::regprocedure AS unsafe_search_path, p.proconfig
+FROM pg_proc p
+WHERE p.pronamespace = 'edgestat'::regnamespace
+  AND (p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+	   OR p.prosecdef OR p.proname IN ('live_visitors', 'live_visitor_ids'))
+  AND NOT coalesce((SELECT s ~ '^search_path=pg_catalog(, edgestat)?, pg_temp$'
+					FROM unnest(p.proconfig) s WHERE s LIKE 'search_path=%'), false)
+ORDER BY 1;
+
+-- no function body of the extension names hll unqualified
+SELECT p.oid::regprocedure AS unqualified_hll
+FROM pg_proc p
+WHERE p.pronamespace = 'edgestat'::regnamespace
+  AND p.prosrc ~ '(?<![.\w])hll_\w+\('
+ORDER BY 1;
+
+-- ---- a hostile creator in public ----
+-- Traps that would win resolution over hll's and pg_catalog's functions
+-- for someone whose search_path includes public; each records its call.
+CREATE ROLE hostile_owner;
+GRANT CREATE ON SCHEMA public TO hostile_owner;
+SET ROLE hostile_owner;
+CREATE TABLE public.trap_calls (fn text, by_role text);
+GRANT INSERT ON public.trap_calls TO PUBLIC;
+SELECT n.nspname = 'public' AS hll_in_public
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = 'hll';
+CREATE FUNCTION public.hll_empty(int, int, int, int) RETURNS public.hll
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.trap_calls VALUES ('hll_empty', current_user);
+	RETURN public.hll_empty($1, $2, $3::bigint, $4);
+END $$;
+CREATE FUNCTION public.hll_hash_any(uuid) RETURNS public.hll_hashval
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.trap_calls VALUES ('hll_hash_any', current_user);
+	RETURN public.hll_hash_any($1::text);
+END $$;
+-- (no hll_add_agg trap: any second function of that name makes hll's
+-- own C code fail with 42725, a denial of service hll itself allows)
+CREATE FUNCTION public.unnest(timestamptz[]) RETURNS SETOF timestamptz
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.trap_calls VALUES ('unnest', current_user);
+	RETURN QUERY SELECT pg_catalog.unnest($1);
+END $$;
+RESET ROLE;
+
+-- ingest as a superuser whose own search_path includes public
+\set chrome 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
+SET search_path = public, pg_catalog;
+SELECT edgestat.add_site('hardening.test');
+SELECT edgestat.ingest(beacon(jsonb_build_object(
+	'd', 'hardening.test', 'u', 'https://hardening.test/h' || i,
+	'v', '33333333-3333-4333-8333-33333333333' || i)),
+	'192.0.2.1', :'chrome') AS accepted
+FROM generate_series(1, 3) i;
+SELECT count(*) AS events_stored FROM edgestat.events e
+JOIN edgestat.sites s USING (site_id) WHERE s.domain = 'hardening.test';
+-- sealing builds the sketches; reports read them
+SELECT edgestat.seal_rollups(now() + interval '3 hours') >= 0 AS sealed;
+SELECT pageviews, visitors FROM edgestat.summary('hardening.test',
+	edgestat.hour_ceil(now()) - interval '1 day', edgestat.hour_ceil(now()));
+SELECT value, pageviews FROM edgestat.breakdown('hardening.test', 'page',
+	edgestat.hour_ceil(now()) - interval '1 day', edgestat.hour_ceil(now()), 5)
+ORDER BY value;
+RESET search_path;
+
+-- not one trap was called
+SELECT fn, count(*) AS trap_calls FROM public.trap_calls GROUP BY fn ORDER BY fn;
+
+DROP OWNED BY hostile_owner;
+DROP ROLE hostile_owner;
