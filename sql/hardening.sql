@@ -101,3 +101,28 @@ SELECT fn, count(*) AS trap_calls FROM public.trap_calls GROUP BY fn ORDER BY fn
 
 DROP OWNED BY hostile_owner;
 DROP ROLE hostile_owner;
+
+-- ---- live marks and the feed are what committed (item 7) ----
+SELECT edgestat.add_site('live.test');
+BEGIN;
+SELECT edgestat.ingest(beacon('{"d": "live.test", "u": "https://live.test/kept",
+	"v": "44444444-4444-4444-8444-444444444441"}'), '192.0.2.2', :'chrome');
+SAVEPOINT s;
+SELECT edgestat.ingest(beacon('{"d": "live.test", "u": "https://live.test/undone",
+	"v": "44444444-4444-4444-8444-444444444442"}'), '192.0.2.2', :'chrome');
+-- inside, the transaction sees its own visitors
+SELECT edgestat.live_visitors('live.test') AS live_inside;
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT t;
+SELECT edgestat.ingest(beacon('{"d": "live.test", "u": "https://live.test/released",
+	"v": "44444444-4444-4444-8444-444444444443"}'), '192.0.2.2', :'chrome');
+RELEASE SAVEPOINT t;
+COMMIT;
+BEGIN;
+SELECT edgestat.ingest(beacon('{"d": "live.test", "u": "https://live.test/aborted",
+	"v": "44444444-4444-4444-8444-444444444444"}'), '192.0.2.2', :'chrome');
+ROLLBACK;
+SELECT edgestat.live_visitors('live.test') AS live_after;
+SELECT visitor_id FROM edgestat.live_visitor_ids('live.test') ORDER BY 1;
+SELECT path FROM edgestat.events e JOIN edgestat.sites s USING (site_id)
+WHERE s.domain = 'live.test' ORDER BY 1;
