@@ -126,3 +126,14 @@ SELECT edgestat.live_visitors('live.test') AS live_after;
 SELECT visitor_id FROM edgestat.live_visitor_ids('live.test') ORDER BY 1;
 SELECT path FROM edgestat.events e JOIN edgestat.sites s USING (site_id)
 WHERE s.domain = 'live.test' ORDER BY 1;
+
+-- ---- live slots do not come from the visitor id's bytes (item 9) ----
+-- 24 visitors whose ids share their first bytes: with the slot taken from
+-- those bytes they all fought over one run of 8 slots
+SELECT edgestat.add_site('slots.test');
+SELECT sum(edgestat.ingest(beacon(jsonb_build_object('d', 'slots.test',
+	'u', 'https://slots.test/p' || i,
+	'v', 'abcdef01-0000-4000-8000-' || lpad(i::text, 12, '0'))),
+	'192.0.2.3', :'chrome')) AS accepted
+FROM generate_series(1, 24) i;
+SELECT edgestat.live_visitors('slots.test') AS live_of_24;

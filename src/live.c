@@ -44,6 +44,7 @@
 
 #include "utils/guc.h"
 
+#include "keyed.h"
 #include "live.h"
 #include "shmem.h"
 #include "sites.h"
@@ -80,6 +81,7 @@ typedef struct FeedEntry
 typedef struct LiveShared
 {
 	uint32		mask;
+	EsHashKey	slot_key;		/* per start: visitor ids are the client's choice */
 	TimestampTz swept;
 	LiveSite	sites[LIVE_SITES];
 	uint64		feed_head;		/* sequence number of the newest entry */
@@ -112,6 +114,7 @@ live_shmem_attach(void *ptr, bool found)
 	{
 		memset(live, 0, live_shmem_size());
 		live->mask = es_table_slots(live_slots, 1U << 28) - 1;
+		es_hash_key_generate(&live->slot_key);
 	}
 	live_lock = &(GetNamedLWLockTranche("edgestat_live"))->lock;
 }
@@ -187,14 +190,20 @@ sweep_expired(TimestampTz now)
 	}
 }
 
-/* The slot group of a visitor.  Caller holds live_lock. */
+/* The run of slots of a visitor. */
 static LiveSlot *
 live_group(int32 site_id, const uint8 visitor[16])
 {
+	uint8		buf[20];
 	uint32		h;
 
-	memcpy(&h, visitor, sizeof(h));
-	h ^= (uint32) site_id * 2654435761u;
+	/*
+	 * A keyed hash, not the visitor id's first bytes: ids are chosen by the
+	 * client, who could otherwise fill one run of slots at will.
+	 */
+	memcpy(buf, &site_id, 4);
+	memcpy(buf + 4, visitor, 16);
+	h = (uint32) es_siphash(&live->slot_key, buf, sizeof(buf));
 	return &live->slots[(h & live->mask) & ~(uint32) (LIVE_PROBE - 1)];
 }
 
