@@ -27,9 +27,11 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -86,6 +88,7 @@ typedef struct LiveShared
 	LiveSite	sites[LIVE_SITES];
 	uint64		feed_head;		/* sequence number of the newest entry */
 	uint64		feed_wpos;		/* bytes ever written to feed_bytes */
+	pg_atomic_uint64 tokens_generation;	/* bumped by commits that drop tokens */
 	int			listeners[FEED_LISTENERS];	/* pgprocno + 1, 0: free */
 	FeedEntry	feed[FEED_SLOTS];
 	char		feed_bytes[FEED_BYTES];
@@ -97,6 +100,12 @@ static LWLock *live_lock = NULL;
 
 static int	live_ttl_s = 300;
 static int	live_slots = 65536;
+
+/* the /live streams (src/http/sse.c): settings, docs/security.md */
+int			es_live_max_streams = 64;
+int			es_live_stream_timeout_s = 60;
+int			es_live_buffer_kb = 256;
+int			es_live_token_recheck_s = 60;
 
 static Size
 live_shmem_size(void)
@@ -115,6 +124,7 @@ live_shmem_attach(void *ptr, bool found)
 		memset(live, 0, live_shmem_size());
 		live->mask = es_table_slots(live_slots, 1U << 28) - 1;
 		es_hash_key_generate(&live->slot_key);
+		pg_atomic_init_u64(&live->tokens_generation, 0);
 	}
 	live_lock = &(GetNamedLWLockTranche("edgestat_live"))->lock;
 }
@@ -134,6 +144,22 @@ es_live_init(void)
 							"Live visitors tracked in shared memory.",
 							NULL, &live_slots, 65536, 1024, 16 * 1024 * 1024,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("edgestat.live_max_streams",
+							"Open /live streams per HTTP worker; more are refused with 503.",
+							NULL, &es_live_max_streams, 64, 0, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("edgestat.live_stream_timeout",
+							"A /live stream whose client takes none of the waiting bytes for this long is closed.",
+							NULL, &es_live_stream_timeout_s, 60, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("edgestat.live_buffer",
+							"Bytes a /live stream may have waiting for its client; a stream that would need more is closed.",
+							NULL, &es_live_buffer_kb, 256, 16, 65536,
+							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("edgestat.live_token_recheck",
+							"How often the tokens of open /live streams are checked again (expiry); a revoke is seen at once.",
+							NULL, &es_live_token_recheck_s, 60, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	es_shmem_register(&live_part);
 }
 
@@ -270,6 +296,7 @@ typedef struct PendingPayload
 /* in TopTransactionContext: forgotten (not freed) at transaction end */
 static HTAB *pending_touches = NULL;
 static List *pending_payloads = NIL;
+static bool pending_tokens_changed = false;
 static bool callbacks_registered = false;
 
 static void live_xact_callback(XactEvent event, void *arg);
@@ -418,6 +445,12 @@ publish_pending(void)
 static void
 live_xact_callback(XactEvent event, void *arg)
 {
+	if (pending_tokens_changed &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT))
+		pg_atomic_fetch_add_u64(&live->tokens_generation, 1);
+	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PARALLEL_PRE_COMMIT &&
+		event != XACT_EVENT_PRE_PREPARE)
+		pending_tokens_changed = false;
 	if (pending_payloads == NIL && pending_touches == NULL)
 		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
@@ -677,4 +710,34 @@ edgestat_live_visitor_ids(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* ---- dashboard tokens: open streams recheck theirs when this moves ---- */
+
+uint64
+es_tokens_generation(void)
+{
+	return live ? pg_atomic_read_u64(&live->tokens_generation) : 0;
+}
+
+PG_FUNCTION_INFO_V1(edgestat_tokens_changed);
+
+/*
+ * Statement trigger on edgestat.dashboard_tokens (DELETE, UPDATE,
+ * TRUNCATE): when the transaction commits, HTTP workers check the tokens
+ * of their open /live streams again, so a revoked token's streams close.
+ */
+Datum
+edgestat_tokens_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edgestat.tokens_changed() must be called as a trigger")));
+	if (live != NULL)
+	{
+		register_callbacks();
+		pending_tokens_changed = true;
+	}
+	return PointerGetDatum(NULL);
 }

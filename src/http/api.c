@@ -20,6 +20,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 
+#include "guard.h"
 #include "http_int.h"
 
 #define ES_API_TIMEOUT_MS	5000	/* a dashboard query must not stall ingest */
@@ -148,6 +149,29 @@ http_call_dashboard_api(const char *token, const char *endpoint,
 	return status;
 }
 
+/*
+ * A token in the URL ends up in proxy logs, browser history and Referer
+ * headers, so the dashboard sends "Authorization: Bearer <token>" (and
+ * keeps its token in the URL fragment, which no request carries).  The
+ * "token" query parameter still works in 1.1, for existing links and
+ * scripts, and goes away in the next release.
+ */
+const char *
+http_request_token(EsConn *c)
+{
+	const char *auth = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
+												   MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (auth != NULL && pg_strncasecmp(auth, "Bearer ", 7) == 0)
+	{
+		auth += 7;
+		while (*auth == ' ')
+			auth++;
+		return auth;
+	}
+	return MHD_lookup_connection_value(c->mhd, MHD_GET_ARGUMENT_KIND, "token");
+}
+
 enum MHD_Result
 http_serve_api(EsConn *c, const char *endpoint)
 {
@@ -162,6 +186,7 @@ http_serve_api(EsConn *c, const char *endpoint)
 	a.n = 0;
 	MHD_get_connection_values(c->mhd, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
 	appendStringInfoString(&json, a.n ? "}" : "{}");
+	a.token = http_request_token(c);
 	if (a.token == NULL)
 		return http_respond_json(c, 401, "{\"error\":\"token required\"}");
 	status = http_call_dashboard_api(a.token, endpoint, json.data, &result);

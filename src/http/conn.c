@@ -11,6 +11,7 @@
 
 #include "utils/memutils.h"
 
+#include "guard.h"
 #include "http_int.h"
 #include "stats.h"
 
@@ -45,6 +46,8 @@ http_conn_alloc(struct MHD_Connection *mhd)
 void
 http_conn_release(EsConn *c)
 {
+	if (c->kind == EC_SSE)
+		http_sse_forget(c);
 	if (c->in_list)
 	{
 		dlist_delete(&c->node);

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.h
+ *	  Private to the HTTP worker: how a request proves its dashboard token
+ *	  (api.c) and the bookkeeping of /live streams (sse.c) that conn.c
+ *	  calls when a connection goes away.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EDGESTAT_HTTP_GUARD_H
+#define EDGESTAT_HTTP_GUARD_H
+
+#include "http_int.h"
+
+/*
+ * The dashboard token of a request: "Authorization: Bearer <token>", or
+ * (deprecated, for 1.1 only) the "token" query parameter.  NULL if none.
+ */
+extern const char *http_request_token(EsConn *c);
+
+/* conn.c: a /live connection is being released. */
+extern void http_sse_forget(EsConn *c);
+
+#endif							/* EDGESTAT_HTTP_GUARD_H */
