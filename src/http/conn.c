@@ -48,6 +48,8 @@ http_conn_release(EsConn *c)
 {
 	if (c->kind == EC_SSE)
 		http_sse_forget(c);
+	else
+		http_api_forget(c);
 	if (c->in_list)
 	{
 		dlist_delete(&c->node);

@@ -21,4 +21,8 @@ extern const char *http_request_token(EsConn *c);
 /* conn.c: a /live connection is being released. */
 extern void http_sse_forget(EsConn *c);
 
+/* api.c: answers of the api worker (apiworker.c) to /api requests. */
+extern bool http_api_answer(EsConn *c, enum MHD_Result *rc);
+extern void http_api_forget(EsConn *c);
+
 #endif							/* EDGESTAT_HTTP_GUARD_H */

@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "apiworker.h"
 #include "guard.h"
 #include "http_int.h"
 #include "live.h"
@@ -259,6 +260,7 @@ http_pump_feed(TimestampTz now)
 {
 	dlist_iter	it;
 
+	http_api_poll();
 	if (hw.nsse == 0)
 	{
 		hw.feed_seen = es_feed_head();
