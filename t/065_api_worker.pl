@@ -112,5 +112,38 @@ for my $s (@slow)
 }
 is(rows($node), 6, 'every beacon stored');
 
+# many requests at once, two sites: every answer is its own request's
+# (or 503 while all 16 slots are taken), never another's
+$node->safe_psql('postgres', "SELECT edgestat.add_site('other.org')");
+my %tok = map { $_ => $node->safe_psql('postgres', "SELECT edgestat.dashboard_token('$_')") }
+  qw(example.com other.org);
+my @reqs;
+for my $i (1 .. 40)
+{
+	my $site = $i % 2 ? 'example.com' : 'other.org';
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or die;
+	$s->syswrite("GET /api/site HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $tok{$site}\r\nConnection: close\r\n\r\n");
+	push @reqs, [ $site, $s ];
+}
+my ($right, $busy, $wrong) = (0, 0, 0);
+for my $req (@reqs)
+{
+	my ($site, $s) = @$req;
+	my $buf = '';
+	my $sel = IO::Select->new($s);
+	my $deadline = time + 15;
+	while (time < $deadline && $sel->can_read($deadline - time))
+	{
+		my $n = $s->sysread(my $c, 65536);
+		last unless $n;
+		$buf .= $c;
+	}
+	if ($buf =~ m{^HTTP/1\.1 200} && $buf =~ /"domain"\s*:\s*"\Q$site\E"/) { $right++ }
+	elsif ($buf =~ m{^HTTP/1\.1 503}) { $busy++ }
+	else { $wrong++; diag($buf) }
+}
+is($wrong, 0, "40 concurrent /api requests: $right answered right, $busy busy, none wrong");
+ok($right >= 16, 'at least a slot\'s worth answered');
+
 $node->stop;
 done_testing();

@@ -196,6 +196,7 @@ typedef struct ApiWait
 	dlist_node	node;
 	EsConn	   *c;
 	shm_mq_handle *mqh;			/* NULL once answered */
+	int			slot;
 	TimestampTz started;
 	int			status;
 	char	   *json;
@@ -221,14 +222,22 @@ wait_of(EsConn *c)
 	return NULL;
 }
 
+/* Lets go of the queue and the slot, once. */
 static void
-wait_finish(ApiWait *w, int status, const char *json)
+wait_let_go(ApiWait *w)
 {
 	if (w->mqh != NULL)
 	{
 		shm_mq_detach(w->mqh);
 		w->mqh = NULL;
+		es_api_release(w->slot);
 	}
+}
+
+static void
+wait_finish(ApiWait *w, int status, const char *json)
+{
+	wait_let_go(w);
 	w->status = status;
 	w->json = MemoryContextStrdup(hw.worker_cxt, json);
 	w->c->has_final = true;
@@ -243,13 +252,7 @@ api_waits_detach(int code, Datum arg)
 	dlist_iter	it;
 
 	dlist_foreach(it, &api_waits)
-	{
-		ApiWait    *w = dlist_container(ApiWait, node, it.cur);
-
-		if (w->mqh != NULL)
-			shm_mq_detach(w->mqh);
-		w->mqh = NULL;
-	}
+		wait_let_go(dlist_container(ApiWait, node, it.cur));
 }
 
 /* Collects the answers that arrived; called in every turn of the loop. */
@@ -316,8 +319,7 @@ http_api_forget(EsConn *c)
 
 	if (w == NULL)
 		return;
-	if (w->mqh != NULL)
-		shm_mq_detach(w->mqh);
+	wait_let_go(w);
 	dlist_delete(&w->node);
 	if (w->json)
 		pfree(w->json);
@@ -331,6 +333,7 @@ http_serve_api(EsConn *c, const char *endpoint)
 	ArgCollect	a;
 	ApiWait    *w;
 	shm_mq_handle *mqh;
+	int			slot;
 
 	initStringInfo(&json);
 	a.json = &json;
@@ -345,7 +348,7 @@ http_serve_api(EsConn *c, const char *endpoint)
 		return http_respond_json(c, 400, "{\"error\":\"query string too long\"}");
 	if (strlen(a.token) > 256)
 		return http_respond_json(c, 401, "{\"error\":\"invalid token\"}");
-	switch (es_api_submit(a.token, endpoint, json.data, hw.worker_cxt, &mqh))
+	switch (es_api_submit(a.token, endpoint, json.data, hw.worker_cxt, &mqh, &slot))
 	{
 		case ES_API_QUEUED:
 			break;
@@ -374,6 +377,7 @@ http_serve_api(EsConn *c, const char *endpoint)
 	w = MemoryContextAllocZero(hw.worker_cxt, sizeof(ApiWait));
 	w->c = c;
 	w->mqh = mqh;
+	w->slot = slot;
 	w->started = GetCurrentTimestamp();
 	dlist_push_tail(&api_waits, &w->node);
 	c->suspended = true;

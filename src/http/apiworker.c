@@ -10,8 +10,9 @@
  * suspends the connection; this worker claims queued slots one at a time,
  * runs the query in its own transaction (under the same timeout as
  * before) and sends "status, JSON" through the queue, which wakes the
- * HTTP worker.  The slot is this worker's to free, once sent or once the
- * HTTP side is gone, so a slot is never reused under a reader.
+ * HTTP worker.  A slot is held by both sides and freed when both let go
+ * (an answer may still sit unread in the queue after this worker is done
+ * with it), so a queue is never re-created under a reader or a writer.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,6 +52,7 @@ typedef enum ApiSlotState
 typedef struct ApiSlot
 {
 	ApiSlotState state;
+	int			holders;		/* 2 while queued: the HTTP and the api worker */
 	char		endpoint[64];
 	char		token[257];
 	char		params[ES_API_MAX_PARAMS];
@@ -126,7 +128,7 @@ es_api_init(void)
  */
 EsApiSubmit
 es_api_submit(const char *token, const char *endpoint, const char *params,
-			  MemoryContext cxt, shm_mq_handle **mqh)
+			  MemoryContext cxt, shm_mq_handle **mqh, int *slotp)
 {
 	int			slot = -1;
 	int			procno;
@@ -148,6 +150,7 @@ es_api_submit(const char *token, const char *endpoint, const char *params,
 			if (api->slots[i].state == API_FREE)
 			{
 				api->slots[i].state = API_FILLING;
+				api->slots[i].holders = 2;
 				slot = i;
 				break;
 			}
@@ -172,6 +175,7 @@ es_api_submit(const char *token, const char *endpoint, const char *params,
 	api->slots[slot].state = API_QUEUED;
 	SpinLockRelease(&api->mutex);
 	SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+	*slotp = slot;
 	return ES_API_QUEUED;
 }
 
@@ -180,11 +184,16 @@ es_api_submit(const char *token, const char *endpoint, const char *params,
 static shm_mq_handle *serving = NULL;
 static int	serving_slot = -1;
 
-static void
-free_slot(int slot)
+/* One side is done with a slot (its queue detached); the last frees it. */
+void
+es_api_release(int slot)
 {
 	SpinLockAcquire(&api->mutex);
-	api->slots[slot].state = API_FREE;
+	if (--api->slots[slot].holders <= 0)
+	{
+		api->slots[slot].holders = 0;
+		api->slots[slot].state = API_FREE;
+	}
 	SpinLockRelease(&api->mutex);
 }
 
@@ -195,7 +204,7 @@ api_worker_exit(int code, Datum arg)
 	if (serving != NULL)
 		shm_mq_detach(serving);
 	if (serving_slot >= 0)
-		free_slot(serving_slot);
+		es_api_release(serving_slot);
 	SpinLockAcquire(&api->mutex);
 	api->worker_procno = -1;
 	SpinLockRelease(&api->mutex);
@@ -235,6 +244,8 @@ serve(int slot)
 	serving = shm_mq_attach(mq, NULL, NULL);
 	status = es_run_dashboard_api(s->token, s->endpoint, s->params, &result);
 
+	/* a statement timeout that fired late has nothing left to cancel */
+	QueryCancelPending = false;
 	initStringInfo(&msg);
 	appendBinaryStringInfo(&msg, (char *) &status, sizeof(status));
 	appendStringInfoString(&msg, result ? result : "null");
@@ -256,8 +267,8 @@ serve(int slot)
 	}
 	shm_mq_detach(serving);
 	serving = NULL;
-	free_slot(slot);
 	serving_slot = -1;
+	es_api_release(slot);
 	pfree(msg.data);
 }
 

@@ -29,7 +29,10 @@ typedef enum EsApiSubmit
 
 extern EsApiSubmit es_api_submit(const char *token, const char *endpoint,
 								 const char *params, MemoryContext cxt,
-								 shm_mq_handle **mqh);
+								 shm_mq_handle **mqh, int *slot);
+
+/* The caller is done with the slot of a queued request (queue detached). */
+extern void es_api_release(int slot);
 
 /* api.c: dashboard_api in a transaction of its own; the HTTP status. */
 extern int	es_run_dashboard_api(const char *token, const char *endpoint,
