@@ -25,6 +25,7 @@ edgestat.port = $port
 edgestat.database = 'postgres'
 edgestat.rate_limit = 3
 edgestat.trusted_proxies = '127.0.0.1/32'
+edgestat.max_connections_per_ip = 3
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION edgestat CASCADE');
@@ -52,6 +53,23 @@ is(from('2001:db8:1:4::1'), 204, 'and so is any other /64');
 is("@st", '204 204 204 204', 'IPv4: per address');
 @st = map { from('198.51.100.9') } 1 .. 4;
 is("@st", '204 204 204 429', 'IPv4: one address, the limit');
+
+# connections per client: IPv4 per address (an IPv6 client is its /64,
+# which a loopback test cannot show: only ::1 is local)
+{
+	use IO::Select;
+	use IO::Socket::INET;
+	my @held = map {
+		IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or die
+	} 1 .. 3;
+	sleep 0.3;
+	my $fourth = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or die;
+	my $refused = IO::Select->new($fourth)->can_read(3) && !$fourth->sysread(my $x, 1);
+	ok($refused, 'a fourth connection from one address is closed at once');
+	close $_ for @held;
+	sleep 0.5;
+	is(http('GET', '/healthz')->{status}, 200, 'once they close, the address is served again');
+}
 
 $node->stop;
 done_testing();

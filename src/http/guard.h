@@ -18,6 +18,17 @@
  */
 extern const char *http_request_token(EsConn *c);
 
+/*
+ * conn.c: edgestat.max_connections_per_ip per IPv4 address or IPv6 /64;
+ * listen.c passes these to MHD_start_daemon (accept policy) and as
+ * MHD_OPTION_NOTIFY_CONNECTION.
+ */
+extern enum MHD_Result http_accept_policy(void *cls, const struct sockaddr *addr,
+										  socklen_t addrlen);
+extern void http_on_connection(void *cls, struct MHD_Connection *connection,
+							   void **socket_context,
+							   enum MHD_ConnectionNotificationCode toe);
+
 /* conn.c: a /live connection is being released. */
 extern void http_sse_forget(EsConn *c);
 
