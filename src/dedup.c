@@ -9,6 +9,11 @@
  * gives way (counted as an eviction).  Locks are striped so that workers
  * and backends rarely meet on the same one.
  *
+ * Keys and slots are keyed hashes (SipHash, keyed.c) under keys drawn at
+ * each server start: the fields of an event are the client's choice, and
+ * with fixed seeds a client could aim many keys at one run of slots and
+ * push everyone else's out of the window.
+ *
  * A key inserted by a transaction that then aborts is removed again
  * (dedup_xact_callback), so a client retrying a refused or failed request
  * is not taken for a duplicate of something that was never stored.
@@ -18,6 +23,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/memutils.h"
@@ -26,6 +32,7 @@
 #include "utils/guc.h"
 
 #include "dedup.h"
+#include "keyed.h"
 #include "shmem.h"
 #include "stats.h"
 
@@ -42,6 +49,8 @@ typedef struct DedupSlot
 typedef struct DedupTable
 {
 	uint32		mask;			/* slots - 1, slots a power of two */
+	EsHashKey	slot_key;		/* where a key's run of slots starts */
+	EsHashKey	event_keys[2];	/* the two halves of an event's key */
 	DedupSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } DedupTable;
 
@@ -81,6 +90,9 @@ dedup_shmem_attach(void *ptr, bool found)
 
 		dedup->mask = n - 1;
 		memset(dedup->slots, 0, n * sizeof(DedupSlot));
+		es_hash_key_generate(&dedup->slot_key);
+		es_hash_key_generate(&dedup->event_keys[0]);
+		es_hash_key_generate(&dedup->event_keys[1]);
 	}
 	dedup_locks = GetNamedLWLockTranche("edgestat_dedup");
 }
@@ -112,6 +124,41 @@ key_words(const uint8 key[16], uint64 *k1, uint64 *k2)
 	/* 0/0 is how an empty slot looks; shift such a key aside. */
 	if (*k1 == 0 && *k2 == 0)
 		*k2 = 1;
+}
+
+/* The first slot of a key's run: a keyed hash, not the key's own bits. */
+static inline uint32
+slot_start(const uint8 key[16])
+{
+	uint64		h = es_siphash(&dedup->slot_key, key, 16);
+
+	return (uint32) (h & dedup->mask) & ~(uint32) (DEDUP_PROBE - 1);
+}
+
+/*
+ * The 128-bit key of an event from its identifying bytes: two SipHash
+ * values under independent per-start keys, so that nobody outside can
+ * make two different events collide.  Without shared memory (not
+ * preloaded) there is no window to protect and fixed seeds do.
+ */
+void
+es_dedup_key(const void *buf, size_t len, uint8 key[16])
+{
+	uint64		h1;
+	uint64		h2;
+
+	if (dedup != NULL)
+	{
+		h1 = es_siphash(&dedup->event_keys[0], buf, len);
+		h2 = es_siphash(&dedup->event_keys[1], buf, len);
+	}
+	else
+	{
+		h1 = hash_bytes_extended(buf, (int) len, UINT64CONST(0x6564676573746174));
+		h2 = hash_bytes_extended(buf, (int) len, UINT64CONST(0x9e3779b97f4a7c15));
+	}
+	memcpy(key, &h1, 8);
+	memcpy(key + 8, &h2, 8);
 }
 
 /* Probing never crosses a stripe, so one lock covers a key's whole run. */
@@ -204,7 +251,7 @@ es_dedup_seen(const uint8 key[16])
 		return false;
 
 	key_words(key, &k1, &k2);
-	start = (uint32) (k1 & dedup->mask) & ~(uint32) (DEDUP_PROBE - 1);
+	start = slot_start(key);
 	now = GetCurrentTimestamp();
 	horizon = now - (TimestampTz) dedup_window_ms * 1000;
 	lock = &dedup_locks[stripe_of(start)].lock;
@@ -250,7 +297,7 @@ es_dedup_forget(const uint8 key[16])
 	if (dedup == NULL)
 		return;
 	key_words(key, &k1, &k2);
-	start = (uint32) (k1 & dedup->mask) & ~(uint32) (DEDUP_PROBE - 1);
+	start = slot_start(key);
 	lock = &dedup_locks[stripe_of(start)].lock;
 
 	LWLockAcquire(lock, LW_EXCLUSIVE);

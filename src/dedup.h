@@ -16,4 +16,7 @@ extern void es_dedup_init(void);
 extern bool es_dedup_seen(const uint8 key[16]);
 extern void es_dedup_forget(const uint8 key[16]);
 
+/* The 128-bit key of an event from its identifying bytes (keyed). */
+extern void es_dedup_key(const void *buf, size_t len, uint8 key[16]);
+
 #endif							/* EDGESTAT_DEDUP_H */

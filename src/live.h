@@ -11,6 +11,12 @@
 
 #include "postgres.h"
 
+/* settings of the /live streams (defined here, used by src/http/sse.c) */
+extern int	es_live_max_streams;
+extern int	es_live_stream_timeout_s;
+extern int	es_live_buffer_kb;
+extern int	es_live_token_recheck_s;
+
 extern void es_live_init(void);
 extern void es_live_touch(int32 site_id, const uint8 visitor[16]);
 extern int64 es_live_count(int32 site_id);
@@ -29,5 +35,8 @@ extern uint64 es_feed_read(uint64 after, EsFeedReader fn, void *arg);
 extern uint64 es_feed_head(void);
 extern void es_feed_listen(bool on);
 extern void es_feed_queue(int32 site_id, const char *payload);
+
+/* Moves when a committed transaction changed or dropped dashboard tokens. */
+extern uint64 es_tokens_generation(void);
 
 #endif							/* EDGESTAT_LIVE_H */

@@ -5,6 +5,11 @@
  *	  edgestat.rate_limit tokens, refilled at that many per
  *	  minute, shared by every worker and backend.
  *
+ * A client is its IPv4 address or its IPv6 /64: one IPv6 subscriber gets
+ * a /64 (or more) and may use any of its 2^64 addresses, so keying by /128
+ * would give it 2^64 buckets.  Slots come from a keyed hash (keyed.c) with
+ * a key drawn at each start, so addresses cannot be chosen to collide.
+ *
  * Buckets sit in a fixed table with bounded probing, like dedup.c; when a
  * run is full the bucket that was idle longest gives way.  An evicted
  * client starts again with a full bucket, which errs on the side of
@@ -23,6 +28,7 @@
 
 #include "utils/guc.h"
 
+#include "keyed.h"
 #include "ratelimit.h"
 #include "shmem.h"
 #include "stats.h"
@@ -42,6 +48,7 @@ typedef struct RateBucket
 typedef struct RateTable
 {
 	uint32		mask;
+	EsHashKey	slot_key;
 	RateBucket	buckets[FLEXIBLE_ARRAY_MEMBER];
 } RateTable;
 
@@ -69,6 +76,7 @@ ratelimit_shmem_attach(void *ptr, bool found)
 
 		rates->mask = n - 1;
 		memset(rates->buckets, 0, n * sizeof(RateBucket));
+		es_hash_key_generate(&rates->slot_key);
 	}
 	rate_locks = GetNamedLWLockTranche("edgestat_ratelimit");
 }
@@ -92,16 +100,24 @@ es_ratelimit_init(void)
 	es_shmem_register(&ratelimit_part);
 }
 
-static uint32
-bucket_hash(const EsAddr *addr, int32 site_id)
+/* The client an address stands for: IPv6 by its /64. */
+static void
+client_of(const EsAddr *addr, EsAddr *client)
 {
-	uint32		h = 2166136261u;
+	*client = *addr;
+	if (client->family == 6)
+		memset(client->bytes + 8, 0, 8);
+}
 
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr->bytes[i]) * 16777619u;
-	h = (h ^ (uint32) site_id) * 16777619u;
-	h = (h ^ addr->family) * 16777619u;
-	return h ^ (h >> 15);
+static uint32
+bucket_hash(const EsAddr *client, int32 site_id)
+{
+	uint8		buf[21];
+
+	memcpy(buf, client->bytes, 16);
+	memcpy(buf + 16, &site_id, 4);
+	buf[20] = client->family;
+	return (uint32) es_siphash(&rates->slot_key, buf, sizeof(buf));
 }
 
 /*
@@ -109,9 +125,11 @@ bucket_hash(const EsAddr *addr, int32 site_id)
  * false when they are not there, with the seconds until they will be.
  */
 bool
-es_ratelimit_take(const EsAddr *addr, int32 site_id, int n,
+es_ratelimit_take(const EsAddr *peer, int32 site_id, int n,
 				  int *retry_after_s)
 {
+	EsAddr		client;
+	const EsAddr *addr = &client;
 	int			limit = es_rate_limit;
 	double		per_us;
 	uint32		start;
@@ -122,8 +140,9 @@ es_ratelimit_take(const EsAddr *addr, int32 site_id, int n,
 	LWLock	   *lock;
 
 	*retry_after_s = 0;
-	if (limit <= 0 || addr->family == 0 || rates == NULL)
+	if (limit <= 0 || peer->family == 0 || rates == NULL)
 		return true;
+	client_of(peer, &client);
 
 	per_us = (double) limit / (60.0 * 1000000.0);
 	start = (bucket_hash(addr, site_id) & rates->mask) & ~(uint32) (RL_PROBE - 1);

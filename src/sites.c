@@ -5,13 +5,19 @@
  *	  origins allowed to send beacons for it.
  *
  * The cache is loaded in one query and dropped whenever edgestat.sites
- * changes (relcache invalidation), so a new site is served from the next
- * transaction on without a query per beacon.
+ * changes (relcache invalidation), so a new site is served without a query
+ * per beacon.  The HTTP worker keeps a batch transaction open across many
+ * requests, so the cache may be (re)loaded in a transaction that started
+ * before the latest change to edgestat.sites: it is always read with the
+ * latest snapshot, never the transaction's, and a miss first takes in the
+ * invalidations other backends queued since (a site registered while the
+ * batch is open is served in that batch).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -22,6 +28,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "sites.h"
 #include "url.h"
@@ -53,6 +60,8 @@ static void
 sites_load(void)
 {
 	HASHCTL		ctl;
+	HTAB	   *cache;
+	SPIPlanPtr	plan;
 	int			rc;
 
 	if (!callback_registered)
@@ -60,11 +69,21 @@ sites_load(void)
 		CacheRegisterRelcacheCallback(sites_invalidate, (Datum) 0);
 		callback_registered = true;
 	}
-	if (site_cxt == NULL)
-		site_cxt = AllocSetContextCreate(CacheMemoryContext, "edgestat sites",
-										 ALLOCSET_SMALL_SIZES);
-	else
-		MemoryContextReset(site_cxt);
+
+	/*
+	 * The caller may still hold EsSite pointers into the cache being
+	 * replaced (several domains in one body): its memory goes with the
+	 * transaction instead of now.
+	 */
+	if (site_cxt != NULL)
+	{
+		if (IsTransactionState())
+			MemoryContextSetParent(site_cxt, TopTransactionContext);
+		else
+			MemoryContextDelete(site_cxt);
+	}
+	site_cxt = AllocSetContextCreate(CacheMemoryContext, "edgestat sites",
+									 ALLOCSET_SMALL_SIZES);
 	site_cache = NULL;
 
 	memset(&ctl, 0, sizeof(ctl));
@@ -74,15 +93,33 @@ sites_load(void)
 
 	sites_relid = get_relname_relid("sites", get_namespace_oid("edgestat", false));
 
+	/*
+	 * Valid from here on: an invalidation taken in while the query below
+	 * locks the table (or later) drops this load again, rather than being
+	 * swallowed by it.
+	 */
+	site_cache_valid = true;
+
 	SPI_connect();
-	rc = SPI_execute("SELECT site_id, domain, allowed_origins FROM edgestat.sites",
-					 true, 0);
+	plan = SPI_prepare("SELECT site_id, domain, allowed_origins FROM edgestat.sites",
+					   0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "edgestat: could not plan the read of edgestat.sites: %s",
+			 SPI_result_code_string(SPI_result));
+
+	/*
+	 * The latest snapshot, taken after the lock: it sees every site
+	 * committed before the invalidation that brought us here, whatever the
+	 * age of the caller's transaction.
+	 */
+	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
+							  InvalidSnapshot, true, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "edgestat: could not read edgestat.sites: %s",
 			 SPI_result_code_string(rc));
 
-	site_cache = hash_create("edgestat sites", Max(SPI_processed, 16), &ctl,
-							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	cache = hash_create("edgestat sites", Max(SPI_processed, 16), &ctl,
+						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -95,7 +132,7 @@ sites_load(void)
 
 		if (strlen(domain) >= sizeof(entry->domain))
 			continue;
-		entry = hash_search(site_cache, domain, HASH_ENTER, &found);
+		entry = hash_search(cache, domain, HASH_ENTER, &found);
 		entry->site.id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 		entry->site.domain = MemoryContextStrdup(site_cxt, domain);
 		entry->site.norigins = 0;
@@ -119,7 +156,7 @@ sites_load(void)
 		}
 	}
 	SPI_finish();
-	site_cache_valid = true;
+	site_cache = cache;			/* complete: until now a failure reloads */
 }
 
 /* Must run inside a transaction (the cache may need loading). */
@@ -135,9 +172,23 @@ es_site_lookup(const char *domain)
 	for (size_t i = 0; i <= len; i++)
 		key[i] = pg_ascii_tolower((unsigned char) domain[i]);
 
-	if (!site_cache_valid)
+	if (!site_cache_valid || site_cache == NULL)
 		sites_load();
 	entry = hash_search(site_cache, key, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		/*
+		 * A long-open transaction takes in other backends' invalidations
+		 * only when it locks a relation anew; a site added since may be
+		 * waiting there.  Checking costs a shared counter read when none.
+		 */
+		AcceptInvalidationMessages();
+		if (!site_cache_valid)
+		{
+			sites_load();
+			entry = hash_search(site_cache, key, HASH_FIND, NULL);
+		}
+	}
 	return entry ? &entry->site : NULL;
 }
 

@@ -1,7 +1,8 @@
 // edgestat dashboard.  Served by the edgestat HTTP worker at /dashboard/;
-// talks to the same origin only: GET /api/<endpoint>?token=… (JSON from
-// edgestat.dashboard_api) and GET /live?token=… (Server-Sent Events, one
-// message per visitor touched by a committed batch).
+// talks to the same origin only: GET /api/<endpoint> (JSON from
+// edgestat.dashboard_api) and GET /live (Server-Sent Events, one message
+// per visitor touched by a committed batch), the token in an Authorization
+// header (see readToken).
 import { geoNaturalEarth1, geoPath, geoGraticule10 } from 'd3-geo';
 import { feature } from 'topojson-client';
 import world from 'world-atlas/countries-110m.json';
@@ -23,18 +24,82 @@ const state = {
 // For tests and the curious: last SSE message and when it was applied.
 window.edgestat = { lastEventAt: 0, events: 0, state };
 
+/* ---------- the token: in the URL fragment, sent as a header ---------- */
+// The token lives in the fragment (#token=…), which no request carries, so
+// it never reaches logs or a Referer; requests send it as
+// "Authorization: Bearer".  An old ?token= link still opens (1.1 only):
+// the token moves into the fragment at once.
 function readToken() {
-  const q = new URLSearchParams(location.search).get('token');
-  if (q) return q;
   const h = new URLSearchParams(location.hash.replace(/^#/, '')).get('token');
-  return h || '';
+  if (h) return h;
+  const url = new URL(location.href);
+  const q = url.searchParams.get('token');
+  if (!q) return '';
+  url.searchParams.delete('token');
+  url.hash = new URLSearchParams({ token: q }).toString();
+  history.replaceState(null, '', url);
+  return q;
+}
+
+function authHeaders() {
+  return { Authorization: `Bearer ${state.token}` };
+}
+
+// Server-Sent Events over fetch(), since EventSource cannot send headers:
+// the same readyState, onopen/onmessage/onerror and reconnection (after
+// the server's "retry:") as EventSource; a 401 or 403 closes it for good.
+function liveSource(url) {
+  const src = { readyState: 0, onopen: null, onmessage: null, onerror: null, close: null };
+  const ctl = new AbortController();
+  let retry = 3000;
+  src.close = () => { src.readyState = 2; ctl.abort(); };
+  const fail = (closed) => {
+    if (src.readyState === 2) return;
+    src.readyState = closed ? 2 : 0;
+    if (src.onerror) src.onerror(new Event('error'));
+    if (!closed && src.readyState === 0) setTimeout(connect, retry);
+  };
+  async function connect() {
+    if (src.readyState === 2) return;
+    let res;
+    try {
+      res = await fetch(url, { headers: authHeaders(), cache: 'no-store', credentials: 'omit', signal: ctl.signal });
+    } catch { fail(false); return; }
+    if (!res.ok || !res.body) { fail(res.status === 401 || res.status === 403 || res.status === 404); return; }
+    src.readyState = 1;
+    if (src.onopen) src.onopen(new Event('open'));
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value.replace(/\r\n?/g, '\n');
+        let at;
+        // only whole events (ended by a blank line) are dispatched
+        while ((at = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, at);
+          buf = buf.slice(at + 2);
+          const data = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+            else if (line.startsWith('retry:')) retry = Number(line.slice(6)) || retry;
+          }
+          if (data.length && src.onmessage) src.onmessage(new MessageEvent('message', { data: data.join('\n') }));
+        }
+      }
+    } catch { /* aborted or cut: reconnect below */ }
+    fail(false);
+  }
+  connect();
+  return src;
 }
 
 class AuthError extends Error {}
 
 async function api(endpoint, params = {}) {
-  const qs = new URLSearchParams({ token: state.token, ...params });
-  const res = await fetch(`/api/${endpoint}?${qs}`, { cache: 'no-store', credentials: 'omit' });
+  const qs = new URLSearchParams(params);
+  const res = await fetch(`/api/${endpoint}?${qs}`, { headers: authHeaders(), cache: 'no-store', credentials: 'omit' });
   if (res.status === 401 || res.status === 403) throw new AuthError('unauthorized');
   if (!res.ok) throw new Error(`/api/${endpoint}: HTTP ${res.status}`);
   return res.json();
@@ -219,7 +284,7 @@ function onLiveMessage(e) {
 }
 
 function openStream() {
-  const es = new EventSource(`/live?token=${encodeURIComponent(state.token)}`);
+  const es = liveSource('/live');
   state.es = es;
   es.onopen = () => setConn(true, 'live');
   es.onmessage = onLiveMessage;

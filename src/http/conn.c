@@ -3,7 +3,13 @@
  * conn.c
  *	  Per-connection state (recycled through a free list, so the common
  *	  request allocates nothing) and the helpers every room answers with:
- *	  CORS and common headers, text, JSON and empty responses.
+ *	  CORS and common headers, text, JSON and empty responses; and the
+ *	  per-client connection limit.
+ *
+ * edgestat.max_connections_per_ip counts per IPv4 address or IPv6 /64
+ * (libmicrohttpd's own limit counts per exact address, and one IPv6
+ * subscriber has 2^64 of them): http_accept_policy refuses a connection
+ * over the limit, http_on_connection keeps the counts.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +17,8 @@
 
 #include "utils/memutils.h"
 
+#include "guard.h"
+#include "keyed.h"
 #include "http_int.h"
 #include "stats.h"
 
@@ -46,6 +54,10 @@ http_conn_alloc(struct MHD_Connection *mhd)
 void
 http_conn_release(EsConn *c)
 {
+	if (c->kind == EC_SSE)
+		http_sse_forget(c);
+	else
+		http_api_forget(c);
 	if (c->in_list)
 	{
 		dlist_delete(&c->node);
@@ -195,4 +207,126 @@ http_serve_text(EsConn *c, StringInfo buf, const char *ctype)
 	if (r)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	return http_queue(c, 200, r);
+}
+
+/* ---- connections per client (IPv4 address or IPv6 /64) ---- */
+
+typedef struct PeerCount
+{
+	EsAddr		client;
+	bool		used;			/* ever: probing runs past it */
+	int			n;				/* open connections */
+} PeerCount;
+
+static PeerCount *peers = NULL;
+static uint32 peers_mask = 0;
+static EsHashKey peers_key;
+
+static bool
+client_of(const struct sockaddr *sa, EsAddr *client)
+{
+	memset(client, 0, sizeof(*client));
+	if (sa == NULL || !es_addr_from_sockaddr(sa, client))
+		return false;
+	if (client->family == 6)
+		memset(client->bytes + 8, 0, 8);
+	return true;
+}
+
+/*
+ * Called inside MHD callbacks: no ereport.  Without memory the limit is
+ * not enforced rather than refusing everyone.
+ */
+static bool
+peers_ready(void)
+{
+	uint32		n = 1024;
+
+	if (peers != NULL)
+		return true;
+	while (n < (uint32) es_max_connections * 2)
+		n *= 2;
+	peers = MemoryContextAllocExtended(hw.worker_cxt, sizeof(PeerCount) * n,
+									   MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
+	if (peers == NULL || !pg_strong_random(&peers_key, sizeof(peers_key)))
+		return false;
+	peers_mask = n - 1;
+	return true;
+}
+
+/* The client's entry; with create, a new one (NULL if the table is full). */
+static PeerCount *
+peer_find(const EsAddr *client, bool create)
+{
+	uint32		h = (uint32) es_siphash(&peers_key, client, sizeof(*client));
+	PeerCount  *reuse = NULL;
+
+	for (uint32 i = 0; i <= peers_mask; i++)
+	{
+		PeerCount  *p = &peers[(h + i) & peers_mask];
+
+		if (!p->used)
+		{
+			if (!create)
+				return NULL;
+			if (reuse == NULL)
+				reuse = p;
+			break;
+		}
+		if (memcmp(&p->client, client, sizeof(*client)) == 0)
+			return p;
+		if (p->n == 0 && reuse == NULL)
+			reuse = p;
+	}
+	if (reuse != NULL)
+	{
+		reuse->client = *client;
+		reuse->used = true;
+		reuse->n = 0;
+	}
+	return reuse;
+}
+
+enum MHD_Result
+http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	EsAddr		client;
+	PeerCount  *p;
+
+	if (!peers_ready() || !client_of(addr, &client))
+		return MHD_YES;
+	p = peer_find(&client, false);
+	if (p != NULL && p->n >= es_max_connections_per_ip)
+	{
+		es_count(ES_C_HTTP_SHED, 1);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+void
+http_on_connection(void *cls, struct MHD_Connection *connection,
+				   void **socket_context, enum MHD_ConnectionNotificationCode toe)
+{
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		const union MHD_ConnectionInfo *info;
+		EsAddr		client;
+		PeerCount  *p = NULL;
+
+		info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (peers_ready() && info != NULL && client_of(info->client_addr, &client))
+			p = peer_find(&client, true);
+		if (p != NULL)
+			p->n++;
+		*socket_context = p;
+	}
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+	{
+		PeerCount  *p = *socket_context;
+
+		if (p != NULL && p->n > 0)
+			p->n--;
+		*socket_context = NULL;
+	}
 }

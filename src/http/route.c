@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "utils/memutils.h"
 
+#include "guard.h"
 #include "http_int.h"
 #include "stats.h"
 
@@ -149,6 +150,11 @@ dispatch(EsConn *c, const char *url, const char *method,
 
 	if (c->has_final)
 	{
+		enum MHD_Result rc;
+
+		/* resumed with the api worker's answer */
+		if (http_api_answer(c, &rc))
+			return rc;
 		/* resumed after the batch committed (or failed) */
 		c->has_final = false;
 		if (c->final_status == 204)
