@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "apiworker.h"
 #include "dedup.h"
 #include "geo.h"
 #include "http.h"
@@ -71,6 +72,7 @@ _PG_init(void)
 	es_announce_init();
 	es_maintenance_init();
 	es_http_init();
+	es_api_init();
 	es_shmem_install_hooks();
 
 #if PG_VERSION_NUM >= 150000

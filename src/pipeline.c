@@ -138,8 +138,6 @@ dedup_key(const EsBeacon *b, uint8 key[16])
 	char		stackbuf[1024];
 	char	   *buf = total <= sizeof(stackbuf) ? stackbuf : palloc(total);
 	char	   *p = buf;
-	uint64		h1,
-				h2;
 	uint32		l;
 
 #define PUT(ptr, n) (memcpy(p, (ptr), (n)), p += (n))
@@ -158,10 +156,7 @@ dedup_key(const EsBeacon *b, uint8 key[16])
 	PUT(&b->seq, sizeof(b->seq));
 #undef PUT
 
-	h1 = hash_bytes_extended((unsigned char *) buf, p - buf, UINT64CONST(0x6564676573746174));
-	h2 = hash_bytes_extended((unsigned char *) buf, p - buf, UINT64CONST(0x9e3779b97f4a7c15));
-	memcpy(key, &h1, 8);
-	memcpy(key + 8, &h2, 8);
+	es_dedup_key(buf, p - buf, key);
 	if (buf != stackbuf)
 		pfree(buf);
 }

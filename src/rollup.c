@@ -13,7 +13,9 @@
  * move their exit page or start earlier.  Groups whose sums are all zero
  * are not written, and the daily rows are the sums of the hourly groups
  * written, as the triggers did.  Visitor sketches are built by the
- * statement (hll_add_agg over the batch's distinct visitors per hour);
+ * statement (hll_add_agg over the batch's distinct visitors per hour,
+ * every hll function called by its exact signature, so that nothing a
+ * database owner creates in hll's schema can win resolution);
  * the breakdowns' sketches stay with the seal (maintenance.c).
  *
  * Rows are emitted sorted by key, byte order, so that concurrent batches
@@ -493,7 +495,7 @@ es_rollup_sql(int p, const char *hll)
 					 " INSERT INTO edgestat.rollup_hourly AS r (site_id, hour, visitors,"
 					 "  pageviews, events, visits, bounces, visit_pageviews, visit_duration_ms)"
 					 " SELECT i.site_id, i.hour,"
-					 "  COALESCE(hv.visitors, %s.hll_empty(14, 5, -1, 1)),"
+					 "  COALESCE(hv.visitors, %s.hll_empty(14, 5, (-1)::pg_catalog.int8, 1)),"
 					 "  i.pageviews, i.events, i.visits, i.bounces, i.visit_pageviews,"
 					 "  i.visit_duration_ms"
 					 " FROM (SELECT pg_catalog.unnest($%d) AS site_id,"
@@ -503,7 +505,8 @@ es_rollup_sql(int p, const char *hll)
 					 "  pg_catalog.unnest($%d) AS visit_pageviews,"
 					 "  pg_catalog.unnest($%d) AS visit_duration_ms) i"
 					 "  LEFT JOIN (SELECT site_id, hour,"
-					 "   %s.hll_add_agg(%s.hll_hash_any(visitor_id), 14, 5, -1, 1) AS visitors"
+					 "   %s.hll_add_agg(%s.hll_hash_bytea(pg_catalog.uuid_send(visitor_id), 0),"
+					 "    14, 5, (-1)::pg_catalog.int8, 1) AS visitors"
 					 "   FROM (SELECT pg_catalog.unnest($%d) AS site_id,"
 					 "    pg_catalog.unnest($%d) AS hour, pg_catalog.unnest($%d) AS visitor_id) x"
 					 "   GROUP BY site_id, hour) hv"

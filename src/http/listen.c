@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/varlena.h"
 
+#include "guard.h"
 #include "http_int.h"
 
 /*
@@ -73,7 +74,7 @@ start_daemon(const struct sockaddr *sa, bool v6, bool dual)
 			{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) http_on_completed, NULL},
 			{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) mhd_logger, NULL},
 			{MHD_OPTION_CONNECTION_LIMIT, es_max_connections, NULL},
-			{MHD_OPTION_PER_IP_CONNECTION_LIMIT, es_max_connections_per_ip, NULL},
+			{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) http_on_connection, NULL},
 			{MHD_OPTION_CONNECTION_TIMEOUT, es_connection_timeout_s, NULL},
 			{MHD_OPTION_CONNECTION_MEMORY_LIMIT, ES_MHD_MEMORY, NULL},
 			{MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
@@ -93,7 +94,8 @@ start_daemon(const struct sockaddr *sa, bool v6, bool dual)
 		http_set_option(&opts[n], MHD_OPTION_END, 0, NULL);
 		Assert(n < lengthof(opts));
 
-		return MHD_start_daemon(flags, (uint16_t) es_port, NULL, NULL,
+		return MHD_start_daemon(flags, (uint16_t) es_port,
+								http_accept_policy, NULL,
 								http_on_request, NULL,
 								MHD_OPTION_ARRAY, opts,
 								MHD_OPTION_END);

@@ -30,6 +30,7 @@
 
 #include "geo.h"
 #include "http.h"
+#include "apiworker.h"
 #include "http_int.h"
 #include "live.h"
 #include "version.h"
@@ -270,6 +271,7 @@ shutdown_http(void)
 	http_answer_flushed(true);
 	while (hw.nconns_live > 0 && GetCurrentTimestamp() < deadline)
 	{
+		http_api_poll();
 		http_run_daemons();
 		http_flush_batch();
 		http_answer_flushed(true);
@@ -374,6 +376,7 @@ es_http_worker_main(Datum main_arg)
 		if (ConfigReloadPending)
 			reload_config();
 
+		http_api_poll();
 		http_run_daemons();
 
 		now = GetCurrentTimestamp();

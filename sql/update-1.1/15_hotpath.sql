@@ -52,18 +52,5 @@ BEGIN
 END
 $$;
 
--- CREATE OR REPLACE took the function's settings from its SET clause:
--- hll's schema goes back on its search_path, as 1.0 put it there.
-DO $do$
-DECLARE
-	hll_schema name;
-BEGIN
-	SELECT n.nspname INTO STRICT hll_schema
-	FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-	WHERE e.extname = 'hll';
-	IF hll_schema NOT IN ('pg_catalog', 'edgestat') THEN
-		EXECUTE format('ALTER FUNCTION edgestat.rollup_events() SET search_path = pg_catalog, edgestat, %I, pg_temp',
-					   hll_schema);
-	END IF;
-END
-$do$;
+-- (20_hardening, next, qualifies this body's hll calls and pins its
+-- search_path, as it does for every 1.0 function.)
