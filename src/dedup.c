@@ -30,6 +30,9 @@
 #include "utils/timestamp.h"
 
 #include "utils/guc.h"
+#include "access/transam.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
 
 #include "dedup.h"
 #include "keyed.h"
@@ -44,6 +47,7 @@ typedef struct DedupSlot
 	uint64		k1;
 	uint64		k2;
 	TimestampTz seen;			/* 0: empty */
+	TransactionId xid;			/* took the key; invalid once known committed */
 } DedupSlot;
 
 typedef struct DedupTable
@@ -235,6 +239,32 @@ remember_pending(const uint8 key[16])
  * Returns true when key was accepted within the window; otherwise records
  * it as accepted now and returns false.
  */
+/*
+ * An equal key was taken by transaction xid: is it a duplicate?  A key of
+ * this very transaction is (both share its fate); a key of a transaction
+ * still running is waited for, since only its outcome says whether the
+ * original is stored; one that aborted is not (its keys are being
+ * forgotten).
+ */
+typedef enum KeyOwner
+{
+	OWNER_COMMITTED,
+	OWNER_CURRENT,
+	OWNER_ABORTED
+} KeyOwner;
+
+static KeyOwner
+key_owner(TransactionId xid)
+{
+	if (!TransactionIdIsValid(xid))
+		return OWNER_COMMITTED;
+	if (TransactionIdIsCurrentTransactionId(xid))
+		return OWNER_CURRENT;
+	if (TransactionIdIsInProgress(xid))
+		XactLockTableWait(xid, NULL, NULL, XLTW_None);
+	return TransactionIdDidCommit(xid) ? OWNER_COMMITTED : OWNER_ABORTED;
+}
+
 bool
 es_dedup_seen(const uint8 key[16])
 {
@@ -244,7 +274,9 @@ es_dedup_seen(const uint8 key[16])
 	TimestampTz now;
 	TimestampTz horizon;
 	DedupSlot  *victim = NULL;
-	bool		duplicate = false;
+	DedupSlot  *match = NULL;
+	TransactionId owner = InvalidTransactionId;
+	TransactionId mine = InvalidTransactionId;
 	LWLock	   *lock;
 
 	if (dedup_window_ms <= 0 || dedup == NULL)
@@ -252,38 +284,95 @@ es_dedup_seen(const uint8 key[16])
 
 	key_words(key, &k1, &k2);
 	start = slot_start(key);
-	now = GetCurrentTimestamp();
-	horizon = now - (TimestampTz) dedup_window_ms * 1000;
 	lock = &dedup_locks[stripe_of(start)].lock;
 
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	for (int i = 0; i < DEDUP_PROBE; i++)
+	for (;;)
 	{
-		DedupSlot  *slot = &dedup->slots[start + i];
-
-		if (slot->seen != 0 && slot->k1 == k1 && slot->k2 == k2)
+		now = GetCurrentTimestamp();
+		horizon = now - (TimestampTz) dedup_window_ms * 1000;
+		victim = match = NULL;
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+		for (int i = 0; i < DEDUP_PROBE; i++)
 		{
-			if (slot->seen > horizon)
-				duplicate = true;
-			else
-				slot->seen = now;
-			victim = NULL;
-			goto done;
+			DedupSlot  *slot = &dedup->slots[start + i];
+
+			if (slot->seen != 0 && slot->k1 == k1 && slot->k2 == k2)
+			{
+				match = slot;
+				break;
+			}
+			if (victim == NULL || slot->seen < victim->seen)
+				victim = slot;
 		}
-		if (victim == NULL || slot->seen < victim->seen)
-			victim = slot;
+		if (match == NULL || match->seen <= horizon ||
+			!TransactionIdIsValid(match->xid))
+		{
+			/*
+			 * Taking a key names this transaction, which will write the
+			 * event (outside a transaction, never in practice, the key
+			 * just counts).  Asked for outside the lock: it may wait.
+			 */
+			if ((match == NULL || match->seen <= horizon) &&
+				!TransactionIdIsValid(mine) && IsTransactionState())
+			{
+				LWLockRelease(lock);
+				mine = GetTopTransactionId();
+				continue;
+			}
+			break;
+		}
+		owner = match->xid;
+		LWLockRelease(lock);
+
+		/* the original's fate decides, looked at without our lock */
+		switch (key_owner(owner))
+		{
+			case OWNER_CURRENT:
+				return true;	/* its fate is ours */
+			case OWNER_COMMITTED:
+				LWLockAcquire(lock, LW_EXCLUSIVE);
+				if (match->k1 == k1 && match->k2 == k2 && match->xid == owner)
+					match->xid = InvalidTransactionId;
+				LWLockRelease(lock);
+				return true;
+			case OWNER_ABORTED:
+				/* its abort forgets the key; take it if it is still there */
+				if (!TransactionIdIsValid(mine) && IsTransactionState())
+					mine = GetTopTransactionId();
+				LWLockAcquire(lock, LW_EXCLUSIVE);
+				if (match->k1 == k1 && match->k2 == k2 && match->xid == owner)
+				{
+					match->seen = GetCurrentTimestamp();
+					match->xid = mine;
+					LWLockRelease(lock);
+					if (IsTransactionState())
+						remember_pending(key);
+					return false;
+				}
+				LWLockRelease(lock);
+				continue;		/* gone meanwhile: look again */
+		}
 	}
-	if (victim->seen > horizon)
+
+	if (match != NULL && match->seen > horizon)
+	{
+		/* a committed original within the window */
+		LWLockRelease(lock);
+		return true;
+	}
+	if (match != NULL)
+		victim = match;			/* an expired copy of the key: reuse it */
+	else if (victim->seen > horizon)
 		es_count(ES_C_DEDUP_EVICTIONS, 1);
 	victim->k1 = k1;
 	victim->k2 = k2;
 	victim->seen = now;
-done:
+	victim->xid = mine;
 	LWLockRelease(lock);
 
-	if (!duplicate && IsTransactionState())
+	if (IsTransactionState())
 		remember_pending(key);
-	return duplicate;
+	return false;
 }
 
 void

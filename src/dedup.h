@@ -12,7 +12,11 @@
 
 extern void es_dedup_init(void);
 
-/* true: a duplicate.  Otherwise the key is taken by this transaction. */
+/*
+ * true: a duplicate, of an event committed or taken by this very
+ * transaction; an original still being committed elsewhere is waited
+ * for.  false: the key is now taken by this transaction.
+ */
 extern bool es_dedup_seen(const uint8 key[16]);
 extern void es_dedup_forget(const uint8 key[16]);
 

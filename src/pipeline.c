@@ -396,7 +396,14 @@ es_batch_add(EsBatch *batch, const char *body, size_t len,
 		dedup_key(b, key);
 		if (es_dedup_seen(key))
 		{
+			/*
+			 * The answer to a duplicate is its original's: when the
+			 * original is in this batch, the batch's outcome; otherwise
+			 * it committed, and the answer waits until that is durable
+			 * (a commit may be flushed after others see it).
+			 */
 			es_count(ES_C_DUPLICATES, 1);
+			out->waits = true;
 			continue;
 		}
 		if (geo == NULL)

@@ -43,6 +43,8 @@ typedef struct EsOutcome
 	int			status;			/* 204, 400, 403, 429 or 503 */
 	int			events;			/* events in the body */
 	int			accepted;		/* added to the batch */
+	bool		waits;			/* duplicates: answer once the batch is
+								 * durable, with its outcome */
 	int			retry_after;	/* seconds, for 429 */
 	char		reason[256];	/* for any status but 204 */
 } EsOutcome;

@@ -224,7 +224,12 @@ http_flush_batch(void)
 			commit_lsn = XactLastCommitEnd;
 		}
 		else
+		{
 			CommitTransactionCommand();
+			/* duplicates only: their originals' commits are in the WAL so far */
+			if (es_commit_overlap && hw.npending > 0)
+				commit_lsn = GetXLogInsertRecPtr();
+		}
 		MemoryContextSwitchTo(hw.worker_cxt);
 		hw.xact_open = false;
 #if PG_VERSION_NUM < 150000
@@ -355,7 +360,7 @@ http_beacon_complete(EsConn *c)
 	}
 	PG_END_TRY();
 
-	if (out.status == 204 && out.accepted > 0)
+	if (out.status == 204 && (out.accepted > 0 || out.waits))
 	{
 		/* answered by flush_batch once the batch is committed */
 		dlist_push_tail(&hw.pending_list, &c->node);
