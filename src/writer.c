@@ -142,6 +142,30 @@ uuid_datum(const pg_uuid_t *uuid)
 	((row) && (row)->geo && (row)->geo->field[0] ? (row)->geo->field : NULL)
 
 
+/* What a session's or a visitor's events of one batch count. */
+typedef struct EventTally
+{
+	int32		events;
+	int32		pageviews;
+	int32		heartbeats;
+	int32		goals;
+	int16		max_scroll;
+} EventTally;
+
+static void
+tally_add(EventTally *t, const EsEventRow *e)
+{
+	t->events++;
+	if (e->kind == ES_EVENT_PAGEVIEW)
+		t->pageviews++;
+	else if (e->kind == ES_EVENT_HEARTBEAT)
+		t->heartbeats++;
+	else if (e->kind == ES_EVENT_CUSTOM)
+		t->goals++;
+	if (e->has_scroll)
+		t->max_scroll = Max(t->max_scroll, e->scroll);
+}
+
 /* Everything one call of es_batch_write builds, in its memory context. */
 typedef struct WriteState
 {
@@ -222,11 +246,7 @@ fold_sessions(WriteState *ws)
 				   *utm_source = NULL,
 				   *utm_medium = NULL,
 				   *utm_campaign = NULL;
-		int32		events = 0,
-					pageviews = 0,
-					heartbeats = 0,
-					goals = 0;
-		int16		scroll = 0;
+		EventTally	tally = {0};
 		int64		engaged = 0,
 					interactions = 0;
 		int			j;
@@ -239,19 +259,9 @@ fold_sessions(WriteState *ws)
 		{
 			const EsEventRow *e = order[j];
 
-			events++;
-			if (e->kind == ES_EVENT_PAGEVIEW)
-			{
-				pageviews++;
-				if (entry == NULL)
-					entry = e;
-			}
-			else if (e->kind == ES_EVENT_HEARTBEAT)
-				heartbeats++;
-			else if (e->kind == ES_EVENT_CUSTOM)
-				goals++;
-			if (e->has_scroll)
-				scroll = Max(scroll, e->scroll);
+			tally_add(&tally, e);
+			if (e->kind == ES_EVENT_PAGEVIEW && entry == NULL)
+				entry = e;
 			if (e->has_engaged)
 				engaged = Max(engaged, e->engaged_ms);
 			if (e->has_interactions)
@@ -276,8 +286,8 @@ fold_sessions(WriteState *ws)
 		fold->image.site_id = first->site_id;
 		fold->image.started = first->ts;
 		fold->image.last = order[j - 1]->ts;
-		fold->image.events = events;
-		fold->image.pageviews = pageviews;
+		fold->image.events = tally.events;
+		fold->image.pageviews = tally.pageviews;
 		{
 			const char *values[ES_SESSION_DIMS] = {
 				entry->path, order[j - 1]->path, referrer, utm_source,
@@ -296,11 +306,11 @@ fold_sessions(WriteState *ws)
 		cols[S_LAST].values[s] = TimestampTzGetDatum(fold->image.last);
 		for (int d = 0; d < ES_SESSION_DIMS; d++)
 			es_column_text(&cols[S_ENTRY + d], s, dims[d]);
-		cols[S_EVENTS].values[s] = Int32GetDatum(events);
-		cols[S_PAGEVIEWS].values[s] = Int32GetDatum(pageviews);
-		cols[S_HEARTBEATS].values[s] = Int32GetDatum(heartbeats);
-		cols[S_GOALS].values[s] = Int32GetDatum(goals);
-		cols[S_SCROLL].values[s] = Int16GetDatum(scroll);
+		cols[S_EVENTS].values[s] = Int32GetDatum(tally.events);
+		cols[S_PAGEVIEWS].values[s] = Int32GetDatum(tally.pageviews);
+		cols[S_HEARTBEATS].values[s] = Int32GetDatum(tally.heartbeats);
+		cols[S_GOALS].values[s] = Int32GetDatum(tally.goals);
+		cols[S_SCROLL].values[s] = Int16GetDatum(tally.max_scroll);
 		cols[S_ENGAGED].values[s] = Int64GetDatum(engaged);
 		cols[S_INTERACTIONS].values[s] = Int64GetDatum(interactions);
 		i = j;
@@ -326,11 +336,7 @@ fold_visitors(WriteState *ws)
 		const EsEventRow *first = order[i];
 		const EsEventRow *located = NULL;
 		EsVisitorActivity activity;
-		int32		events = 0,
-					pageviews = 0,
-					heartbeats = 0,
-					goals = 0;
-		int16		scroll = 0;
+		EventTally	tally = {0};
 		int			j;
 		int			v = ws->nvisitors++;
 
@@ -340,15 +346,7 @@ fold_visitors(WriteState *ws)
 		{
 			const EsEventRow *e = order[j];
 
-			events++;
-			if (e->kind == ES_EVENT_PAGEVIEW)
-				pageviews++;
-			else if (e->kind == ES_EVENT_HEARTBEAT)
-				heartbeats++;
-			else if (e->kind == ES_EVENT_CUSTOM)
-				goals++;
-			if (e->has_scroll)
-				scroll = Max(scroll, e->scroll);
+			tally_add(&tally, e);
 			if (e->geo && e->geo->found)
 				located = e;
 		}
@@ -371,10 +369,10 @@ fold_visitors(WriteState *ws)
 			nextsession++;
 		}
 		activity.sessions = Max(activity.sessions, 1);
-		activity.pageviews = pageviews;
-		activity.heartbeats = heartbeats;
-		activity.max_scroll = scroll;
-		activity.goals = goals;
+		activity.pageviews = tally.pageviews;
+		activity.heartbeats = tally.heartbeats;
+		activity.max_scroll = tally.max_scroll;
+		activity.goals = tally.goals;
 
 		ws->visitors[v].site_id = first->site_id;
 		ws->visitors[v].visitor = first->visitor;
@@ -384,11 +382,11 @@ fold_visitors(WriteState *ws)
 		cols[V_VISITOR].values[v] = uuid_datum(&first->visitor);
 		cols[V_FIRST].values[v] = TimestampTzGetDatum(first->ts);
 		cols[V_LAST].values[v] = TimestampTzGetDatum(order[j - 1]->ts);
-		cols[V_EVENTS].values[v] = Int64GetDatum(events);
-		cols[V_PAGEVIEWS].values[v] = Int32GetDatum(pageviews);
-		cols[V_HEARTBEATS].values[v] = Int32GetDatum(heartbeats);
-		cols[V_GOALS].values[v] = Int32GetDatum(goals);
-		cols[V_SCROLL].values[v] = Int16GetDatum(scroll);
+		cols[V_EVENTS].values[v] = Int64GetDatum(tally.events);
+		cols[V_PAGEVIEWS].values[v] = Int32GetDatum(tally.pageviews);
+		cols[V_HEARTBEATS].values[v] = Int32GetDatum(tally.heartbeats);
+		cols[V_GOALS].values[v] = Int32GetDatum(tally.goals);
+		cols[V_SCROLL].values[v] = Int16GetDatum(tally.max_scroll);
 		es_column_text(&cols[V_COUNTRY], v, GEO_TEXT(located, country));
 		es_column_text(&cols[V_REGION], v, GEO_TEXT(located, region));
 		es_column_text(&cols[V_CITY], v, GEO_TEXT(located, city));
