@@ -193,7 +193,9 @@ BEGIN
 			spred := spred || format(
 				' AND s.session_id IN (SELECT x.session_id FROM edgestat.events x'
 				' WHERE x.site_id = $1 AND x.name = ANY (%L::text[]) AND x.ts >= $2'
-				' AND x.ts < $3)', f.vals);
+				' AND x.ts < $3%s)', f.vals,
+				CASE WHEN f.vals && edgestat.builtin_event_names() THEN ''
+					 ELSE format(' AND x.name <> ALL (%L::text[])', edgestat.builtin_event_names()) END);
 		ELSE
 			spred := spred || format(' AND s.%I = ANY (%L::text[])',
 				CASE f.dim WHEN 'referrer' THEN 'referrer_host' ELSE f.dim END, f.vals);
@@ -231,6 +233,29 @@ SET search_path = pg_catalog, pg_temp
 RETURN format('SELECT s.* FROM edgestat.sessions s WHERE s.site_id = $1'
 			  ' AND s.started_at >= $2 AND s.started_at < $3 AND %s',
 			  (edgestat.filter_sql(filters)).spred);
+
+-- The event names the tracker sends by itself (SPEC 5); every other name
+-- is a custom event.
+CREATE FUNCTION edgestat.builtin_event_names() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN '{pageview,heartbeat,scroll,interaction,leave}'::text[];
+
+-- The events reaching any of the given goals, as a predicate on e: custom
+-- event names, and LIKE patterns of pageview paths.  Literals, so that a
+-- plan can use a partial index of custom events (events whose name is
+-- not one of the tracker's own kinds): without page patterns the
+-- predicate says so explicitly.
+CREATE FUNCTION edgestat.goal_events_sql(names text[], likes text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE
+	WHEN cardinality(likes) = 0 AND NOT names && edgestat.builtin_event_names()
+	THEN format('e.name = ANY (%L::text[]) AND e.name <> ALL (%L::text[])',
+				names, edgestat.builtin_event_names())
+	ELSE format('e.name = ANY (%L::text[]) OR (e.name = %L AND e.path LIKE ANY (%L::text[]))',
+				names, 'pageview', likes) END;
 
 -- ---------------------------------------------------------------------
 -- summary, timeseries, breakdown with filters.
@@ -458,8 +483,7 @@ BEGIN
 		LEFT JOIN per_currency c ON c.goal = d.name
 		WHERE d.site_id = $1
 		ORDER BY 2 DESC, d.name COLLATE "C", c.currency COLLATE "C"$q$,
-		edgestat.filtered_events_sql(filters, '$2', '$3',
-			'e.name = ANY ($4) OR (e.name = ''pageview'' AND e.path LIKE ANY ($5))'))
+		edgestat.filtered_events_sql(filters, '$2', '$3', edgestat.goal_events_sql(names, likes)))
 	USING sid, lo, hi, names, likes, total;
 	PERFORM set_config('jit', jit_was, true);
 	PERFORM set_config('work_mem', wm_was, true);
@@ -555,8 +579,7 @@ BEGIN
 		FROM per_step p
 		WINDOW w AS (ORDER BY p.step)
 		ORDER BY p.step$q$,
-		edgestat.filtered_events_sql(filters, '$2', '($3 + $6)',
-			'e.name = ANY ($4) OR (e.name = ''pageview'' AND e.path LIKE ANY ($5))'),
+		edgestat.filtered_events_sql(filters, '$2', '($3 + $6)', edgestat.goal_events_sql(names, likes)),
 		ctes, array_to_string(counts, ', '))
 	USING sid, lo, hi, names, likes, within, steps;
 	PERFORM set_config('jit', jit_was, true);
@@ -780,6 +803,8 @@ REVOKE ALL ON FUNCTION
 	edgestat.filter_sql(jsonb),
 	edgestat.filtered_events_sql(jsonb, text, text, text),
 	edgestat.filtered_sessions_sql(jsonb),
+	edgestat.builtin_event_names(),
+	edgestat.goal_events_sql(text[], text[]),
 	edgestat.summary(text, timestamptz, timestamptz, jsonb),
 	edgestat.report_timeseries_filtered(text, timestamptz, timestamptz, interval, jsonb),
 	edgestat.timeseries(text, timestamptz, timestamptz, interval, jsonb),
