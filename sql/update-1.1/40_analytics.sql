@@ -207,6 +207,8 @@ $$;
 -- A query of the kept events of site $1 with ts in [lo, hi) (placeholders
 -- given as text, e.g. '$2', '$3'), and one of the kept sessions that
 -- started in [$2, $3).  extra: more conditions on e (goal candidates).
+-- Only the event columns the reports read: the rows are materialised, and
+-- a whole raw row (props, location ...) is several times as wide.
 CREATE FUNCTION edgestat.filtered_events_sql(filters jsonb, lo text DEFAULT '$2',
 											 hi text DEFAULT '$3', extra text DEFAULT 'true')
 RETURNS text
@@ -216,10 +218,12 @@ DECLARE
 	p record := edgestat.filter_sql(filters);
 BEGIN
 	IF p.spred = 'true' THEN
-		RETURN format('SELECT e.* FROM edgestat.events e WHERE e.site_id = $1'
+		RETURN format('SELECT e.ts, e.visitor_id, e.session_id, e.seq, e.name, e.path,'
+					  ' e.revenue, e.currency FROM edgestat.events e WHERE e.site_id = $1'
 					  ' AND e.ts >= %s AND e.ts < %s AND (%s)', lo, hi, extra);
 	END IF;
-	RETURN format('SELECT e.* FROM edgestat.events e JOIN edgestat.sessions s'
+	RETURN format('SELECT e.ts, e.visitor_id, e.session_id, e.seq, e.name, e.path,'
+				  ' e.revenue, e.currency FROM edgestat.events e JOIN edgestat.sessions s'
 				  ' ON s.site_id = e.site_id AND s.session_id = e.session_id'
 				  ' WHERE e.site_id = $1 AND e.ts >= %s AND e.ts < %s AND %s AND %s AND (%s)',
 				  lo, hi, p.spred, p.epred, extra);
@@ -284,7 +288,7 @@ BEGIN
 	PERFORM set_config('work_mem', '64MB', true);
 	RETURN QUERY EXECUTE format($q$
 		WITH e AS MATERIALIZED (%s), s AS MATERIALIZED (%s)
-		SELECT (SELECT count(DISTINCT e.visitor_id) FROM e),
+		SELECT (SELECT count(*) FROM (SELECT DISTINCT e.visitor_id FROM e) v),
 			   (SELECT count(*) FROM s),
 			   (SELECT count(*) FROM e WHERE e.name = 'pageview'),
 			   round(sum(s.pageviews)::numeric / nullif(count(*), 0), 2),
@@ -332,18 +336,19 @@ BEGIN
 	PERFORM set_config('work_mem', '64MB', true);
 	RETURN QUERY EXECUTE format($q$
 		WITH e AS (%s), s AS (%s),
-		ev AS (
-			SELECT floor(extract(epoch FROM e.ts - $2) / $4)::int AS i,
-				   count(DISTINCT e.visitor_id) AS v,
-				   count(*) FILTER (WHERE e.name = 'pageview') AS pv
-			FROM e GROUP BY 1
+		ev AS (		-- per bucket and visitor first: hashable, no sort
+			SELECT x.i, count(*) AS v, sum(x.pv) AS pv
+			FROM (SELECT floor(extract(epoch FROM e.ts - $2) / $4)::int AS i, e.visitor_id,
+						 count(*) FILTER (WHERE e.name = 'pageview') AS pv
+				  FROM e GROUP BY 1, 2) x
+			GROUP BY 1
 		), se AS (
 			SELECT floor(extract(epoch FROM s.started_at - $2) / $4)::int AS i,
 				   count(*) AS vi
 			FROM s GROUP BY 1
 		)
 		SELECT $2 + g.i * $4 * interval '1 second', coalesce(ev.v, 0),
-			   coalesce(se.vi, 0), coalesce(ev.pv, 0)
+			   coalesce(se.vi, 0), coalesce(ev.pv, 0)::bigint
 		FROM generate_series(0, ceil(extract(epoch FROM $3 - $2) / $4)::int - 1) AS g(i)
 		LEFT JOIN ev ON ev.i = g.i LEFT JOIN se ON se.i = g.i
 		ORDER BY g.i$q$, edgestat.filtered_events_sql(filters),
@@ -400,11 +405,13 @@ BEGIN
 	IF dimension IN ('page', 'event') THEN
 		RETURN QUERY EXECUTE format($q$
 			WITH e AS (%s)
-			SELECT e.%I, count(DISTINCT e.visitor_id),
-				   count(*) FILTER (WHERE e.name = 'pageview'), count(*)
-			FROM e GROUP BY 1
-			ORDER BY 2 DESC, 3 DESC, 4 DESC, e.%I COLLATE "C"
-			LIMIT $4$q$, edgestat.filtered_events_sql(filters), col, col)
+			SELECT x.value, count(*), sum(x.pv)::bigint, sum(x.n)::bigint
+			FROM (SELECT e.%I AS value, e.visitor_id,
+						 count(*) FILTER (WHERE e.name = 'pageview') AS pv, count(*) AS n
+				  FROM e GROUP BY 1, 2) x
+			GROUP BY 1
+			ORDER BY 2 DESC, 3 DESC, 4 DESC, x.value COLLATE "C"
+			LIMIT $4$q$, edgestat.filtered_events_sql(filters), col)
 		USING sid, lo, hi, lim;
 	ELSE
 		RETURN QUERY EXECUTE format($q$
