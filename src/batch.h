@@ -46,6 +46,8 @@ typedef struct EsEventRow
 	const char *device;
 	const EsGeo *geo;			/* shared by the events of one body */
 	char	   *props;			/* JSON text, or NULL */
+	char	   *revenue;		/* decimal text of rv.amount, or NULL */
+	char	   *currency;		/* ISO 4217 of rv, or NULL */
 } EsEventRow;
 
 struct EsBatch

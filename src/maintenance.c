@@ -273,7 +273,7 @@ run_round(TimestampTz *partitions_done)
 
 	/* alerts, where the installed version of the extension has them */
 	if (run_task("looking for alerts",
-				 "SELECT (to_regprocedure('edgestat.check_alerts()') IS NOT NULL)::int::bigint") == 1)
+				 "SELECT (to_regprocedure('edgestat.check_alerts(timestamptz)') IS NOT NULL)::int::bigint") == 1)
 		run_task("alerts", "SELECT count(*) FROM (SELECT edgestat.check_alerts()) a");
 	es_count(ES_C_MAINTENANCE_ROUNDS, 1);
 	shared->last_round = GetCurrentTimestamp();

@@ -271,6 +271,11 @@ batch_append(EsBatch *batch, const EsBeacon *b, const EsSite *site,
 	row->os = ua->os;
 	row->device = ua->device;
 	row->geo = geo;
+	if (b->has_revenue)
+	{
+		row->revenue = pstrdup(b->revenue);
+		row->currency = pstrdup(b->currency);
+	}
 	if (b->props)
 	{
 		/* cJSON allocates with palloc, here in the batch's context */

@@ -33,6 +33,8 @@ const Oid	es_batch_param_types[ES_BATCH_PARAMS] = {
 	INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT2ARRAYOID,
 	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
 	INT2ARRAYOID,
+
+	TEXTARRAYOID, TEXTARRAYOID,
 };
 
 const char *const es_batch_sql_head =
@@ -40,7 +42,7 @@ const char *const es_batch_sql_head =
 " INSERT INTO edgestat.events (ts, site_id, visitor_id, session_id, name, path,"
 "  referrer_host, utm_source, utm_medium, utm_campaign, seq, scroll, engaged_ms,"
 "  interactions, viewport, country, region, city, latitude, longitude, browser,"
-"  os, device, props)"
+"  os, device, props%s)"
 " SELECT pg_catalog.unnest($1), pg_catalog.unnest($2),"
 "  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
 "  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
@@ -49,7 +51,7 @@ const char *const es_batch_sql_head =
 "  pg_catalog.unnest($15), pg_catalog.unnest($16), pg_catalog.unnest($17),"
 "  pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20),"
 "  pg_catalog.unnest($21), pg_catalog.unnest($22), pg_catalog.unnest($23),"
-"  pg_catalog.unnest($24)::jsonb"
+"  pg_catalog.unnest($24)::jsonb%s"
 "), se AS ("
 " INSERT INTO edgestat.sessions AS s (site_id, session_id, visitor_id,"
 "  started_at, last_seen, entry_page, exit_page, referrer_host, utm_source,"
@@ -135,7 +137,7 @@ const char *const es_batch_sql_tail =
 "  interactions = v.interactions + excluded.interactions,"
 "  score = CASE WHEN (v.heartbeats + excluded.heartbeats) / 5 > v.heartbeats / 5"
 "   OR excluded.max_scroll > v.max_scroll OR excluded.interactions > 0"
-"   THEN edgestat.value_score(v.pageviews + excluded.pageviews,"
+"   THEN edgestat.value_score(%sv.pageviews + excluded.pageviews,"
 "    v.heartbeats + excluded.heartbeats,"
 "    GREATEST(v.max_scroll, excluded.max_scroll),"
 "    v.interactions + excluded.interactions,"
@@ -152,3 +154,10 @@ const char *const es_batch_sql_tail =
 ")"
 " SELECT vi.*, (SELECT pg_catalog.count(*) FROM se WHERE se.fresh)::int"
 " FROM vi";
+
+const char *const es_batch_sql_revenue_columns = ", revenue, currency";
+const char *const es_batch_sql_revenue_values =
+", pg_catalog.unnest($64)::pg_catalog.numeric, pg_catalog.unnest($65)";
+
+/* the visitor's site, first argument of 1.1's value_score (a %s of tail) */
+const char *const es_batch_sql_score_site = "v.site_id, ";

@@ -26,10 +26,25 @@ enum
 	/* visitors */
 	V_SITE, V_VISITOR, V_FIRST, V_LAST, V_EVENTS, V_PAGEVIEWS, V_HEARTBEATS,
 	V_GOALS, V_SCROLL, V_COUNTRY, V_REGION, V_CITY, V_LAT, V_LON, V_SCORE,
+	/* events again: revenue, since 1.1 (absent from 1.0's table) */
+	E_REVENUE, E_CURRENCY,
 	ES_BATCH_PARAMS
 };
 
 extern const Oid es_batch_param_types[ES_BATCH_PARAMS];
+
+/*
+ * The head has two %s: where the events' revenue columns go, and where
+ * their values go (both empty against 1.0's table, which has none).
+ */
+extern const char *const es_batch_sql_revenue_columns;
+extern const char *const es_batch_sql_revenue_values;
+
+/*
+ * The tail has one %s: the site argument of 1.1's site-aware
+ * value_score (empty against 1.0, whose value_score has none).
+ */
+extern const char *const es_batch_sql_score_site;
 
 /*
  * The statement is head, then (when the writer folds the rollups) the

@@ -40,20 +40,26 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "catalog/namespace.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "batch.h"
 #include "column.h"
 #include "rollup.h"
 #include "score.h"
+#include "scoring.h"
 #include "statement.h"
 #include "stats.h"
 
-extern void es_score_model(EsScoreModel *model);
 
-static SPIPlanPtr write_plan = NULL;	/* rollups by the triggers */
-static SPIPlanPtr write_rollup_plan = NULL; /* rollups folded here */
+/*
+ * The batch statement, prepared once per process in up to four forms:
+ * [rollups folded here][1.1's SQL objects: revenue columns, site-aware
+ * value_score].
+ */
+static SPIPlanPtr write_plans[2][2];
 
 /* The batch's sessions as they are, locked, in key order. */
 static const char *const old_sessions_sql =
@@ -224,6 +230,8 @@ event_columns(WriteState *ws)
 		es_column_text(&cols[E_OS], i, e->os);
 		es_column_text(&cols[E_DEVICE], i, e->device);
 		es_column_text(&cols[E_PROPS], i, e->props);
+		es_column_text(&cols[E_REVENUE], i, e->revenue);
+		es_column_text(&cols[E_CURRENCY], i, e->currency);
 		if (ws->rollups)
 			es_rollup_add_event(ws->rollups, e);
 	}
@@ -327,9 +335,9 @@ fold_visitors(WriteState *ws)
 	int			n = ws->n;
 	int			nextsession = 0;
 	EsScoreModel model;
+	int32		model_site = 0;
 
 	qsort(sfolds, ws->nsessions, sizeof(SessionFold), cmp_session_fold);
-	es_score_model(&model);
 	qsort(order, n, sizeof(EsEventRow *), cmp_by_visitor);
 	for (int i = 0; i < n;)
 	{
@@ -340,6 +348,12 @@ fold_visitors(WriteState *ws)
 		int			j;
 		int			v = ws->nvisitors++;
 
+		/* a site may have weights of its own (train_score) */
+		if (model_site != first->site_id)
+		{
+			es_score_model_for_site(first->site_id, &model);
+			model_site = first->site_id;
+		}
 		memset(&activity, 0, sizeof(activity));
 		for (j = i; j < n && cmp_key(order[j]->site_id, &order[j]->visitor,
 									 first->site_id, &first->visitor) == 0; j++)
@@ -429,37 +443,52 @@ hll_schema(void)
 }
 
 static SPIPlanPtr
-batch_plan(bool fold_rollups)
+batch_plan(bool fold_rollups, bool sql_1_1)
 {
 	StringInfoData sql;
 	Oid			types[ES_BATCH_PARAMS + ES_ROLLUP_PARAMS];
+	int			nparams = ES_BATCH_PARAMS;
 
-	if (!fold_rollups && write_plan)
-		return write_plan;
-	if (fold_rollups && write_rollup_plan)
-		return write_rollup_plan;
+	if (write_plans[fold_rollups][sql_1_1])
+		return write_plans[fold_rollups][sql_1_1];
 
 	memcpy(types, es_batch_param_types, sizeof(es_batch_param_types));
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, es_batch_sql_head);
+	appendStringInfo(&sql, es_batch_sql_head,
+					 sql_1_1 ? es_batch_sql_revenue_columns : "",
+					 sql_1_1 ? es_batch_sql_revenue_values : "");
 	if (fold_rollups)
 	{
 		memcpy(types + ES_BATCH_PARAMS, es_rollup_param_types,
 			   sizeof(es_rollup_param_types));
 		appendStringInfoString(&sql, es_rollup_sql(ES_BATCH_PARAMS + 1, hll_schema()));
+		nparams += ES_ROLLUP_PARAMS;
 	}
-	appendStringInfoString(&sql, es_batch_sql_tail);
+	appendStringInfo(&sql, es_batch_sql_tail,
+					 sql_1_1 ? es_batch_sql_score_site : "");
+
 	/*
 	 * Generic at once: the statement reads no table but through its
 	 * conflict arbiters, so its plan does not depend on the arrays or on
 	 * the tables' sizes, and a custom plan would replan it every batch.
 	 */
-	if (fold_rollups)
-		return write_rollup_plan = prepare_kept(sql.data,
-												ES_BATCH_PARAMS + ES_ROLLUP_PARAMS,
-												types, CURSOR_OPT_GENERIC_PLAN);
-	return write_plan = prepare_kept(sql.data, ES_BATCH_PARAMS, types,
-									 CURSOR_OPT_GENERIC_PLAN);
+	return write_plans[fold_rollups][sql_1_1] =
+		prepare_kept(sql.data, nparams, types, CURSOR_OPT_GENERIC_PLAN);
+}
+
+/*
+ * Whether the SQL objects are 1.1's (edgestat.events has its revenue
+ * columns): a 1.1 library may serve 1.0's objects until ALTER EXTENSION
+ * ... UPDATE (two catalog cache lookups a batch).
+ */
+static bool
+sql_objects_1_1(void)
+{
+	Oid			events = get_relname_relid("events",
+										   get_namespace_oid("edgestat", false));
+
+	return OidIsValid(events) &&
+		get_attnum(events, "revenue") != InvalidAttrNumber;
 }
 
 static char *
@@ -598,10 +627,13 @@ es_batch_write(EsBatch *batch)
 		es_rollup_params(ws->rollups, ws->params + ES_BATCH_PARAMS);
 	}
 	fold_visitors(ws);
-	for (int c = V_SITE; c < ES_BATCH_PARAMS; c++)
+	for (int c = V_SITE; c <= V_SCORE; c++)
 		ws->params[c] = es_column_array(&ws->cols[c], ws->nvisitors);
+	for (int c = E_REVENUE; c <= E_CURRENCY; c++)
+		ws->params[c] = es_column_array(&ws->cols[c], ws->n);
 
-	rc = SPI_execute_plan(batch_plan(ws->rollups != NULL), ws->params, NULL,
+	rc = SPI_execute_plan(batch_plan(ws->rollups != NULL, sql_objects_1_1()),
+						  ws->params, NULL,
 						  false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "edgestat: batch statement failed: %s",
