@@ -257,3 +257,53 @@ for (const prop of ['doNotTrack', 'globalPrivacyControl']) {
     await ctx.close();
   });
 }
+
+test('e.ext.js (data-outbound, data-downloads, data-api to the worker): clicks stored with props.url; revenue goal stored', async () => {
+  routes['/e.ext.js'] = (req, res) => res.writeHead(200, { 'content-type': 'application/javascript' })
+    .end(readFileSync(new URL('../dist/e.ext.js', import.meta.url)));
+  const other = `http://localhost:${srv.port}`;
+  const long = `${other}/out/${'y'.repeat(300)}`;
+  for (const [path, attrs] of [['/ext/on', { outbound: true, downloads: true }], ['/ext/off', {}]]) {
+    routes[path] = page({
+      src: srv.url('/e.ext.js'),
+      attrs: { site: SITE, api: pg.baseUrl, ...attrs },
+      body: `<a id="out" href="${other}/landing">out</a><a id="pdf" href="/files/report.pdf">pdf</a><a id="long" href="${long}">long</a>`,
+    });
+  }
+  const ctx = await newContext();
+  const p = await ctx.newPage();
+  await p.goto(srv.url('/ext/on'));
+  await waitEvents('/ext/on', 'pageview');
+  await p.evaluate(() => document.addEventListener('click', (e) => e.preventDefault()));
+  await p.click('#out');
+  await p.click('#pdf');
+  await p.click('#long');
+  await p.evaluate(() => edgestat('Purchase', { plan: 'pro' }, { revenue: { amount: 42.5, currency: 'EUR' } }));
+  const outs = await waitEvents('/ext/on', 'Outbound Link: Click', 2);
+  assert.deepEqual(outs.map((r) => r.props), [{ url: `${other}/landing` }, { url: long.slice(0, 256) }]);
+  const [dl] = await waitEvents('/ext/on', 'File Download');
+  assert.deepEqual(dl.props, { url: srv.url('/files/report.pdf') });
+  const [buy] = await waitEvents('/ext/on', 'Purchase');
+  assert.deepEqual(buy.props, { plan: 'pro' });
+  // Where the server keeps revenue (SPEC §6, issue 12), it is the beacon's rv.
+  const cols = (await pg.query(`SELECT column_name AS c FROM information_schema.columns
+    WHERE table_schema = 'edgestat' AND table_name = 'events' AND column_name ~ '^(revenue|rv|currency)'`)).map((r) => r.c);
+  if (cols.length) {
+    const [row] = await pg.query(`SELECT ${cols.join(', ')} FROM edgestat.events WHERE path = '/ext/on' AND name = 'Purchase'`);
+    const vals = Object.values(row).map(String);
+    assert.ok(vals.some((v) => /^42\.50*$/.test(v)), `revenue stored: ${JSON.stringify(row)}`);
+    assert.ok(vals.includes('EUR'), `currency stored: ${JSON.stringify(row)}`);
+  }
+
+  // Without the attributes the same build sends nothing for these clicks.
+  await p.goto(srv.url('/ext/off'));
+  await waitEvents('/ext/off', 'pageview');
+  await p.evaluate(() => document.addEventListener('click', (e) => e.preventDefault()));
+  await p.click('#out');
+  await p.click('#pdf');
+  await p.evaluate(() => edgestat('marker'));
+  await waitEvents('/ext/off', 'marker');
+  const names = (await events('/ext/off')).map((r) => r.name);
+  assert.ok(!names.includes('Outbound Link: Click') && !names.includes('File Download'), names.join(','));
+  await ctx.close();
+});
