@@ -116,9 +116,13 @@ test('heartbeats at data-heartbeat=1 while active, engaged_ms growing', async ()
   const ms = rows.map((r) => Number(r.engaged_ms)).sort((a, b) => a - b);
   assert.ok(ms[0] >= 1000, `engaged_ms ${ms}`);
   assert.ok(ms[2] > ms[0], `engaged_ms ${ms}`);
-  assert.ok(rows.every((r) => Number(r.interactions) === 1));
   const [ia] = await events('/hb/page', 'interaction');
   assert.equal(Number(ia.interactions), 1);
+  // On a loaded machine the click may come after the first 1 s heartbeat:
+  // the heartbeats after the interaction carry it, those before do not.
+  const shown = JSON.stringify(rows.map((r) => [r.seq, r.interactions, r.engaged_ms]));
+  assert.ok(rows.filter((r) => r.seq > ia.seq).length >= 1, shown);
+  assert.ok(rows.every((r) => Number(r.interactions) === (r.seq > ia.seq ? 1 : 0)), shown);
   await ctx.close();
 });
 
