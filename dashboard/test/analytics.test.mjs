@@ -362,6 +362,7 @@ test('clicking a row filters every panel; the chip removes the filter', async ()
     const id = { visitors: 'd-visitors', visits: 'd-visits', pageviews: 'd-pageviews', views_per_visit: 'd-vpv', bounce_rate: 'd-bounce', visit_duration: 'd-duration' }[r.metric];
     assert.equal(await page.locator(`#${id}`).getAttribute('data-change'), r.change == null ? '' : String(r.change), r.metric);
   }
+  await page.screenshot({ path: join(artifacts, 'filtered.png'), fullPage: true });
   const visits = cmp.find((r) => r.metric === 'visits');
   assert.deepEqual([Number(visits.value), Number(visits.previous), Number(visits.change)], [3, 1, 200]);
   assert.equal(await page.locator('#d-visits').textContent(), '+200.0%');
