@@ -498,7 +498,7 @@ WHERE n.nspname = 'edgestat' AND has_function_privilege('public', p.oid, 'EXECUT
       'filtered_events_sql', 'filtered_sessions_sql', 'funnel', 'retention',
       'journeys', 'compare', 'train_score', 'reset_score', 'value_score',
       'score_features', 'add_alert', 'drop_alert', 'alerts', 'alert_value',
-      'check_alerts')
+      'check_alerts', 'builtin_event_names', 'goal_events_sql')
 ORDER BY 1::text;
 CREATE ROLE regress_analytics_reader;
 GRANT USAGE ON SCHEMA edgestat TO regress_analytics_reader;

@@ -5,6 +5,11 @@
 -- edgestat.journeys(), edgestat.compare(), and the indexes they read.
 -- The learning score is in 41_score.sql, alerts in 42_alerts.sql.
 --
+-- The exact paths sort and hash whole ranges of raw rows: they turn jit off
+-- (as the 1.0 reports do) and raise work_mem to 64MB for their own queries
+-- (set_config, restored on the way out), which keeps a 30-day sort in
+-- memory at the scale of bench/reports.
+--
 -- Ranges: like the 1.0 reports, every function here covers the whole UTC
 -- hours that start in [date_trunc('hour', since), until), so that a figure
 -- does not change when a filter is added or removed (the unfiltered 1.0
@@ -188,7 +193,9 @@ BEGIN
 			spred := spred || format(
 				' AND s.session_id IN (SELECT x.session_id FROM edgestat.events x'
 				' WHERE x.site_id = $1 AND x.name = ANY (%L::text[]) AND x.ts >= $2'
-				' AND x.ts < $3)', f.vals);
+				' AND x.ts < $3%s)', f.vals,
+				CASE WHEN f.vals && edgestat.builtin_event_names() THEN ''
+					 ELSE format(' AND x.name <> ALL (%L::text[])', edgestat.builtin_event_names()) END);
 		ELSE
 			spred := spred || format(' AND s.%I = ANY (%L::text[])',
 				CASE f.dim WHEN 'referrer' THEN 'referrer_host' ELSE f.dim END, f.vals);
@@ -200,6 +207,8 @@ $$;
 -- A query of the kept events of site $1 with ts in [lo, hi) (placeholders
 -- given as text, e.g. '$2', '$3'), and one of the kept sessions that
 -- started in [$2, $3).  extra: more conditions on e (goal candidates).
+-- Only the event columns the reports read: the rows are materialised, and
+-- a whole raw row (props, location ...) is several times as wide.
 CREATE FUNCTION edgestat.filtered_events_sql(filters jsonb, lo text DEFAULT '$2',
 											 hi text DEFAULT '$3', extra text DEFAULT 'true')
 RETURNS text
@@ -209,10 +218,12 @@ DECLARE
 	p record := edgestat.filter_sql(filters);
 BEGIN
 	IF p.spred = 'true' THEN
-		RETURN format('SELECT e.* FROM edgestat.events e WHERE e.site_id = $1'
+		RETURN format('SELECT e.ts, e.visitor_id, e.session_id, e.seq, e.name, e.path,'
+					  ' e.revenue, e.currency FROM edgestat.events e WHERE e.site_id = $1'
 					  ' AND e.ts >= %s AND e.ts < %s AND (%s)', lo, hi, extra);
 	END IF;
-	RETURN format('SELECT e.* FROM edgestat.events e JOIN edgestat.sessions s'
+	RETURN format('SELECT e.ts, e.visitor_id, e.session_id, e.seq, e.name, e.path,'
+				  ' e.revenue, e.currency FROM edgestat.events e JOIN edgestat.sessions s'
 				  ' ON s.site_id = e.site_id AND s.session_id = e.session_id'
 				  ' WHERE e.site_id = $1 AND e.ts >= %s AND e.ts < %s AND %s AND %s AND (%s)',
 				  lo, hi, p.spred, p.epred, extra);
@@ -226,6 +237,29 @@ SET search_path = pg_catalog, pg_temp
 RETURN format('SELECT s.* FROM edgestat.sessions s WHERE s.site_id = $1'
 			  ' AND s.started_at >= $2 AND s.started_at < $3 AND %s',
 			  (edgestat.filter_sql(filters)).spred);
+
+-- The event names the tracker sends by itself (SPEC 5); every other name
+-- is a custom event.
+CREATE FUNCTION edgestat.builtin_event_names() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN '{pageview,heartbeat,scroll,interaction,leave}'::text[];
+
+-- The events reaching any of the given goals, as a predicate on e: custom
+-- event names, and LIKE patterns of pageview paths.  Literals, so that a
+-- plan can use a partial index of custom events (events whose name is
+-- not one of the tracker's own kinds): without page patterns the
+-- predicate says so explicitly.
+CREATE FUNCTION edgestat.goal_events_sql(names text[], likes text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE
+	WHEN cardinality(likes) = 0 AND NOT names && edgestat.builtin_event_names()
+	THEN format('e.name = ANY (%L::text[]) AND e.name <> ALL (%L::text[])',
+				names, edgestat.builtin_event_names())
+	ELSE format('e.name = ANY (%L::text[]) OR (e.name = %L AND e.path LIKE ANY (%L::text[]))',
+				names, 'pageview', likes) END;
 
 -- ---------------------------------------------------------------------
 -- summary, timeseries, breakdown with filters.
@@ -242,6 +276,7 @@ DECLARE
 	lo timestamptz := date_trunc('hour', since, 'UTC');
 	hi timestamptz := edgestat.hour_ceil(until);
 	jit_was text := current_setting('jit');
+	wm_was text := current_setting('work_mem');
 BEGIN
 	PERFORM edgestat.filter_items(filters);		-- validates
 	IF filters = '{}' THEN
@@ -250,9 +285,10 @@ BEGIN
 	END IF;
 	sid := edgestat.report_site_id(site);
 	PERFORM set_config('jit', 'off', true);
+	PERFORM set_config('work_mem', '64MB', true);
 	RETURN QUERY EXECUTE format($q$
 		WITH e AS MATERIALIZED (%s), s AS MATERIALIZED (%s)
-		SELECT (SELECT count(DISTINCT e.visitor_id) FROM e),
+		SELECT (SELECT count(*) FROM (SELECT DISTINCT e.visitor_id FROM e) v),
 			   (SELECT count(*) FROM s),
 			   (SELECT count(*) FROM e WHERE e.name = 'pageview'),
 			   round(sum(s.pageviews)::numeric / nullif(count(*), 0), 2),
@@ -262,6 +298,7 @@ BEGIN
 		FROM s$q$, edgestat.filtered_events_sql(filters), edgestat.filtered_sessions_sql(filters))
 	USING sid, lo, hi;
 	PERFORM set_config('jit', jit_was, true);
+	PERFORM set_config('work_mem', wm_was, true);
 END
 $$;
 COMMENT ON FUNCTION edgestat.summary(text, timestamptz, timestamptz, jsonb) IS
@@ -280,6 +317,7 @@ DECLARE
 	hi timestamptz := edgestat.hour_ceil(until);
 	secs numeric := extract(epoch FROM step);
 	jit_was text := current_setting('jit');
+	wm_was text := current_setting('work_mem');
 BEGIN
 	PERFORM edgestat.filter_items(filters);
 	IF filters = '{}' THEN
@@ -295,26 +333,29 @@ BEGIN
 	END IF;
 	sid := edgestat.report_site_id(site);
 	PERFORM set_config('jit', 'off', true);
+	PERFORM set_config('work_mem', '64MB', true);
 	RETURN QUERY EXECUTE format($q$
 		WITH e AS (%s), s AS (%s),
-		ev AS (
-			SELECT floor(extract(epoch FROM e.ts - $2) / $4)::int AS i,
-				   count(DISTINCT e.visitor_id) AS v,
-				   count(*) FILTER (WHERE e.name = 'pageview') AS pv
-			FROM e GROUP BY 1
+		ev AS (		-- per bucket and visitor first: hashable, no sort
+			SELECT x.i, count(*) AS v, sum(x.pv) AS pv
+			FROM (SELECT floor(extract(epoch FROM e.ts - $2) / $4)::int AS i, e.visitor_id,
+						 count(*) FILTER (WHERE e.name = 'pageview') AS pv
+				  FROM e GROUP BY 1, 2) x
+			GROUP BY 1
 		), se AS (
 			SELECT floor(extract(epoch FROM s.started_at - $2) / $4)::int AS i,
 				   count(*) AS vi
 			FROM s GROUP BY 1
 		)
 		SELECT $2 + g.i * $4 * interval '1 second', coalesce(ev.v, 0),
-			   coalesce(se.vi, 0), coalesce(ev.pv, 0)
+			   coalesce(se.vi, 0), coalesce(ev.pv, 0)::bigint
 		FROM generate_series(0, ceil(extract(epoch FROM $3 - $2) / $4)::int - 1) AS g(i)
 		LEFT JOIN ev ON ev.i = g.i LEFT JOIN se ON se.i = g.i
 		ORDER BY g.i$q$, edgestat.filtered_events_sql(filters),
 		edgestat.filtered_sessions_sql(filters))
 	USING sid, lo, hi, secs;
 	PERFORM set_config('jit', jit_was, true);
+	PERFORM set_config('work_mem', wm_was, true);
 END
 $$;
 
@@ -340,6 +381,7 @@ DECLARE
 	hi timestamptz := edgestat.hour_ceil(until);
 	col text;
 	jit_was text := current_setting('jit');
+	wm_was text := current_setting('work_mem');
 BEGIN
 	IF NOT dimension = ANY (dims) THEN
 		RAISE EXCEPTION 'unknown dimension "%"', dimension
@@ -359,14 +401,17 @@ BEGIN
 	col := CASE dimension WHEN 'page' THEN 'path' WHEN 'event' THEN 'name'
 						  WHEN 'referrer' THEN 'referrer_host' ELSE dimension END;
 	PERFORM set_config('jit', 'off', true);
+	PERFORM set_config('work_mem', '64MB', true);
 	IF dimension IN ('page', 'event') THEN
 		RETURN QUERY EXECUTE format($q$
 			WITH e AS (%s)
-			SELECT e.%I, count(DISTINCT e.visitor_id),
-				   count(*) FILTER (WHERE e.name = 'pageview'), count(*)
-			FROM e GROUP BY 1
-			ORDER BY 2 DESC, 3 DESC, 4 DESC, e.%I COLLATE "C"
-			LIMIT $4$q$, edgestat.filtered_events_sql(filters), col, col)
+			SELECT x.value, count(*), sum(x.pv)::bigint, sum(x.n)::bigint
+			FROM (SELECT e.%I AS value, e.visitor_id,
+						 count(*) FILTER (WHERE e.name = 'pageview') AS pv, count(*) AS n
+				  FROM e GROUP BY 1, 2) x
+			GROUP BY 1
+			ORDER BY 2 DESC, 3 DESC, 4 DESC, x.value COLLATE "C"
+			LIMIT $4$q$, edgestat.filtered_events_sql(filters), col)
 		USING sid, lo, hi, lim;
 	ELSE
 		RETURN QUERY EXECUTE format($q$
@@ -379,6 +424,7 @@ BEGIN
 		USING sid, lo, hi, lim;
 	END IF;
 	PERFORM set_config('jit', jit_was, true);
+	PERFORM set_config('work_mem', wm_was, true);
 END
 $$;
 COMMENT ON FUNCTION edgestat.breakdown(text, text, timestamptz, timestamptz, int, jsonb) IS
@@ -409,6 +455,7 @@ DECLARE
 	names text[];
 	likes text[];
 	jit_was text := current_setting('jit');
+	wm_was text := current_setting('work_mem');
 BEGIN
 	PERFORM edgestat.filter_items(filters);
 	sid := edgestat.report_site_id(site);
@@ -418,6 +465,7 @@ BEGIN
 	FROM edgestat.goal_defs d WHERE d.site_id = sid;
 	SELECT x.visitors INTO total FROM edgestat.summary(site, since, until, filters) x;
 	PERFORM set_config('jit', 'off', true);
+	PERFORM set_config('work_mem', '64MB', true);
 	RETURN QUERY EXECUTE format($q$
 		WITH e AS MATERIALIZED (%s),
 		m AS MATERIALIZED (
@@ -442,10 +490,10 @@ BEGIN
 		LEFT JOIN per_currency c ON c.goal = d.name
 		WHERE d.site_id = $1
 		ORDER BY 2 DESC, d.name COLLATE "C", c.currency COLLATE "C"$q$,
-		edgestat.filtered_events_sql(filters, '$2', '$3',
-			'e.name = ANY ($4) OR (e.name = ''pageview'' AND e.path LIKE ANY ($5))'))
+		edgestat.filtered_events_sql(filters, '$2', '$3', edgestat.goal_events_sql(names, likes)))
 	USING sid, lo, hi, names, likes, total;
 	PERFORM set_config('jit', jit_was, true);
+	PERFORM set_config('work_mem', wm_was, true);
 END
 $$;
 COMMENT ON FUNCTION edgestat.goals(text, timestamptz, timestamptz, jsonb) IS
@@ -460,7 +508,10 @@ COMMENT ON FUNCTION edgestat.goals(text, timestamptz, timestamptz, jsonb) IS
 -- step 1 inside the range (later steps may fall after it).  Of a visitor's
 -- step-1 times each is tried, and for each the earliest occurrence of the
 -- next step at or after the previous: taking the earliest never loses a
--- later step, so the deepest of these runs is the visitor's.
+-- later step, so the deepest of these runs is the visitor's.  The query is
+-- a chain of one join per step (runs of step k-1 with the visitor's
+-- occurrences of step k, hashed by visitor), so its cost grows with the
+-- goal events of the range, not with their square.
 -- Unknown goal: ERROR 42704; no steps, more than 20, or within not
 -- positive: 22023.
 CREATE FUNCTION edgestat.funnel(site text, steps text[], since timestamptz,
@@ -476,10 +527,13 @@ DECLARE
 	lo timestamptz := date_trunc('hour', since, 'UTC');
 	hi timestamptz := edgestat.hour_ceil(until);
 	n int := coalesce(array_length(steps, 1), 0);
-	missing text;
-	names text[];
-	likes text[];
+	d edgestat.goal_defs;
+	names text[] := '{}';
+	likes text[] := '{}';
+	ctes text := '';
+	counts text[] := '{}';
 	jit_was text := current_setting('jit');
+	wm_was text := current_setting('work_mem');
 BEGIN
 	IF n NOT BETWEEN 1 AND 20 OR array_ndims(steps) <> 1 THEN
 		RAISE EXCEPTION 'a funnel has 1 to 20 steps, not %', n
@@ -491,48 +545,40 @@ BEGIN
 	END IF;
 	PERFORM edgestat.filter_items(filters);
 	sid := edgestat.report_site_id(site);
-	SELECT s.g INTO missing
-	FROM unnest(steps) WITH ORDINALITY AS s(g, i)
-	WHERE NOT EXISTS (SELECT 1 FROM edgestat.goal_defs d
-					  WHERE d.site_id = sid AND d.name = s.g)
-	ORDER BY s.i LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'goal "%" does not exist for site "%"', missing, site
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'Define it with edgestat.add_goal().';
-	END IF;
-	SELECT coalesce(array_agg(d.event) FILTER (WHERE d.event IS NOT NULL), '{}'),
-		   coalesce(array_agg(d.page_like) FILTER (WHERE d.page_like IS NOT NULL), '{}')
-	INTO names, likes
-	FROM edgestat.goal_defs d WHERE d.site_id = sid AND d.name = ANY (steps);
+	FOR k IN 1 .. n LOOP
+		SELECT * INTO d FROM edgestat.goal_defs g WHERE g.site_id = sid AND g.name = steps[k];
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'goal "%" does not exist for site "%"', steps[k], site
+				USING ERRCODE = 'undefined_object',
+					  HINT = 'Define it with edgestat.add_goal().';
+		END IF;
+		IF d.event IS NOT NULL THEN
+			names := names || d.event;
+		ELSE
+			likes := likes || d.page_like;
+		END IF;
+		-- o<k>: the occurrences of step k; r<k>: the runs that reached it
+		ctes := ctes || format(', o%s AS MATERIALIZED (SELECT e.visitor_id, e.ts FROM e WHERE %s)',
+			k, CASE WHEN d.event IS NOT NULL THEN format('e.name = %L', d.event)
+					ELSE format('e.name = %L AND e.path LIKE %L', 'pageview', d.page_like) END);
+		IF k = 1 THEN
+			ctes := ctes || ', r1 AS MATERIALIZED (SELECT o1.visitor_id, o1.ts AS t1, o1.ts AS t'
+							' FROM o1 WHERE o1.ts < $3)';
+		ELSE
+			ctes := ctes || format(
+				', r%1$s AS MATERIALIZED (SELECT r.visitor_id, r.t1, min(o.ts) AS t'
+				' FROM r%2$s r JOIN o%1$s o ON o.visitor_id = r.visitor_id'
+				' AND o.ts >= r.t AND o.ts <= r.t1 + $6 GROUP BY 1, 2)', k, k - 1);
+		END IF;
+		counts := counts || format('(SELECT count(DISTINCT visitor_id) FROM r%s)', k);
+	END LOOP;
 	PERFORM set_config('jit', 'off', true);
-	-- occurrences: (step index, visitor, ts) of every kept event reaching
-	-- a step's goal, from lo to hi + within
+	PERFORM set_config('work_mem', '64MB', true);
 	RETURN QUERY EXECUTE format($q$
-		WITH RECURSIVE e AS MATERIALIZED (%s),
-		occ AS MATERIALIZED (
-			SELECT st.i::int AS k, e.visitor_id, e.ts
-			FROM unnest($6::text[]) WITH ORDINALITY AS st(g, i)
-			JOIN edgestat.goal_defs d ON d.site_id = $1 AND d.name = st.g
-			JOIN e ON CASE WHEN d.event IS NOT NULL THEN e.name = d.event
-						   ELSE e.name = 'pageview' AND e.path LIKE d.page_like END
-		), run AS (
-			SELECT 1 AS k, o.visitor_id, o.ts AS t1, o.ts AS t
-			FROM occ o WHERE o.k = 1 AND o.ts < $3
-			UNION ALL
-			SELECT r.k + 1, r.visitor_id, r.t1, nx.ts
-			FROM run r CROSS JOIN LATERAL (
-				SELECT min(o.ts) AS ts FROM occ o
-				WHERE o.k = r.k + 1 AND o.visitor_id = r.visitor_id
-				  AND o.ts >= r.t AND o.ts <= r.t1 + $7
-			) nx
-			WHERE r.k < $8 AND nx.ts IS NOT NULL
-		), reached AS (
-			SELECT r.visitor_id, max(r.k) AS depth FROM run r GROUP BY 1
-		), per_step AS (
-			SELECT st.i::int AS step, st.g AS goal,
-				   (SELECT count(*) FROM reached x WHERE x.depth >= st.i) AS v
-			FROM unnest($6::text[]) WITH ORDINALITY AS st(g, i)
+		WITH e AS MATERIALIZED (%s)%s,
+		per_step AS (
+			SELECT st.i::int AS step, st.g AS goal, (ARRAY[%s])[st.i] AS v
+			FROM unnest($7::text[]) WITH ORDINALITY AS st(g, i)
 		)
 		SELECT p.step, p.goal, p.v,
 			   round(100.0 * p.v / nullif(first_value(p.v) OVER w, 0), 2),
@@ -540,10 +586,11 @@ BEGIN
 		FROM per_step p
 		WINDOW w AS (ORDER BY p.step)
 		ORDER BY p.step$q$,
-		edgestat.filtered_events_sql(filters, '$2', '($3 + $7)',
-			'e.name = ANY ($4) OR (e.name = ''pageview'' AND e.path LIKE ANY ($5))'))
-	USING sid, lo, hi, names, likes, steps, within, n;
+		edgestat.filtered_events_sql(filters, '$2', '($3 + $6)', edgestat.goal_events_sql(names, likes)),
+		ctes, array_to_string(counts, ', '))
+	USING sid, lo, hi, names, likes, within, steps;
 	PERFORM set_config('jit', jit_was, true);
+	PERFORM set_config('work_mem', wm_was, true);
 END
 $$;
 COMMENT ON FUNCTION edgestat.funnel(text, text[], timestamptz, timestamptz, interval, jsonb) IS
@@ -571,6 +618,7 @@ DECLARE
 	hi timestamptz := edgestat.hour_ceil(until);
 	firsts text;
 	jit_was text := current_setting('jit');
+	wm_was text := current_setting('work_mem');
 BEGIN
 	IF unit NOT IN ('day', 'week', 'month') THEN
 		RAISE EXCEPTION 'invalid retention unit "%"', unit
@@ -597,6 +645,7 @@ BEGIN
 			(edgestat.filter_sql(filters)).spred);
 	END IF;
 	PERFORM set_config('jit', 'off', true);
+	PERFORM set_config('work_mem', '64MB', true);
 	RETURN QUERY EXECUTE format($q$
 		WITH f AS MATERIALIZED (
 			SELECT x.visitor_id, date_trunc($4, x.first, 'UTC') AS c FROM (%s) x
@@ -637,6 +686,7 @@ BEGIN
 		ORDER BY 1, 3$q$, firsts, (edgestat.filter_sql(filters)).spred)
 	USING sid, lo, hi, unit;
 	PERFORM set_config('jit', jit_was, true);
+	PERFORM set_config('work_mem', wm_was, true);
 END
 $$;
 COMMENT ON FUNCTION edgestat.retention(text, timestamptz, timestamptz, text, jsonb) IS
@@ -663,6 +713,7 @@ DECLARE
 	lo timestamptz := date_trunc('hour', since, 'UTC');
 	hi timestamptz := edgestat.hour_ceil(until);
 	jit_was text := current_setting('jit');
+	wm_was text := current_setting('work_mem');
 BEGIN
 	IF steps NOT BETWEEN 1 AND 20 THEN
 		RAISE EXCEPTION 'steps must be between 1 and 20, not %', steps
@@ -675,6 +726,7 @@ BEGIN
 	PERFORM edgestat.filter_items(filters);
 	sid := edgestat.report_site_id(site);
 	PERFORM set_config('jit', 'off', true);
+	PERFORM set_config('work_mem', '64MB', true);
 	-- events of those sessions lie in [lo, their last_seen]
 	RETURN QUERY EXECUTE format($q$
 		WITH s AS MATERIALIZED (%s),
@@ -699,6 +751,7 @@ BEGIN
 		LIMIT $5$q$, edgestat.filtered_sessions_sql(filters))
 	USING sid, lo, hi, steps, lim;
 	PERFORM set_config('jit', jit_was, true);
+	PERFORM set_config('work_mem', wm_was, true);
 END
 $$;
 COMMENT ON FUNCTION edgestat.journeys(text, timestamptz, timestamptz, int, int, jsonb) IS
@@ -757,6 +810,8 @@ REVOKE ALL ON FUNCTION
 	edgestat.filter_sql(jsonb),
 	edgestat.filtered_events_sql(jsonb, text, text, text),
 	edgestat.filtered_sessions_sql(jsonb),
+	edgestat.builtin_event_names(),
+	edgestat.goal_events_sql(text[], text[]),
 	edgestat.summary(text, timestamptz, timestamptz, jsonb),
 	edgestat.report_timeseries_filtered(text, timestamptz, timestamptz, interval, jsonb),
 	edgestat.timeseries(text, timestamptz, timestamptz, interval, jsonb),

@@ -119,10 +119,12 @@ BEGIN
 		IF NOT FOUND THEN
 			RETURN 0;			-- the goal was dropped since
 		END IF;
-		SELECT count(*) INTO v FROM edgestat.events e
-		WHERE e.site_id = sid AND e.ts >= lo AND e.ts < hi
-		  AND CASE WHEN d.event IS NOT NULL THEN e.name = d.event
-				   ELSE e.name = 'pageview' AND e.path LIKE d.page_like END;
+		EXECUTE format('SELECT count(*) FROM edgestat.events e'
+					   ' WHERE e.site_id = $1 AND e.ts >= $2 AND e.ts < $3 AND (%s)',
+					   CASE WHEN d.event IS NOT NULL
+							THEN edgestat.goal_events_sql(ARRAY[d.event], '{}')
+							ELSE edgestat.goal_events_sql('{}', ARRAY[d.page_like]) END)
+		INTO v USING sid, lo, hi;
 	END IF;
 	RETURN v;
 END
