@@ -276,6 +276,8 @@ test('e.ext.js (data-outbound, data-downloads, data-api to the worker): clicks s
   }
   const ctx = await newContext();
   const p = await ctx.newPage();
+  const bodies = []; // what the browser POSTed to the worker
+  p.on('request', (r) => { if (r.url() === `${pg.baseUrl}/e` && r.postData()) bodies.push(r.postData()); });
   await p.goto(srv.url('/ext/on'));
   await waitEvents('/ext/on', 'pageview');
   await p.evaluate(() => document.addEventListener('click', (e) => e.preventDefault()));
@@ -289,14 +291,22 @@ test('e.ext.js (data-outbound, data-downloads, data-api to the worker): clicks s
   assert.deepEqual(dl.props, { url: srv.url('/files/report.pdf') });
   const [buy] = await waitEvents('/ext/on', 'Purchase');
   assert.deepEqual(buy.props, { plan: 'pro' });
-  // Where the server keeps revenue (SPEC §6, issue 12), it is the beacon's rv.
+  // The worker got rv as SPEC §6 names it.
+  const sentBuy = bodies.map((b) => JSON.parse(b)).flat().find((b) => b.n === 'Purchase');
+  assert.deepEqual(sentBuy?.rv, { amount: 42.5, currency: 'EUR' }, bodies.join('\n'));
+  // Stored as the SQL pipeline stores it: when edgestat.ingest() keeps the
+  // revenue of a beacon, the browser's goal row has the same.
+  const probe = JSON.stringify({ d: SITE, n: 'rv-probe', u: srv.url('/ext/probe'), v: crypto.randomUUID(), s: crypto.randomUUID(),
+    rv: { amount: 42.5, currency: 'EUR' } });
+  await pg.psql(`SELECT edgestat.ingest(${lit(probe)}, NULL, ${lit(DESKTOP_UA)})`);
   const cols = (await pg.query(`SELECT column_name AS c FROM information_schema.columns
-    WHERE table_schema = 'edgestat' AND table_name = 'events' AND column_name ~ '^(revenue|rv|currency)'`)).map((r) => r.c);
-  if (cols.length) {
-    const [row] = await pg.query(`SELECT ${cols.join(', ')} FROM edgestat.events WHERE path = '/ext/on' AND name = 'Purchase'`);
-    const vals = Object.values(row).map(String);
-    assert.ok(vals.some((v) => /^42\.50*$/.test(v)), `revenue stored: ${JSON.stringify(row)}`);
-    assert.ok(vals.includes('EUR'), `currency stored: ${JSON.stringify(row)}`);
+    WHERE table_schema = 'edgestat' AND table_name = 'events' AND column_name IN ('revenue', 'currency')`)).map((r) => r.c);
+  if (cols.length === 2) {
+    const [ref] = await pg.query(`SELECT revenue::text, currency FROM edgestat.events WHERE name = 'rv-probe'`);
+    const [row] = await pg.query(`SELECT revenue::text, currency FROM edgestat.events WHERE path = '/ext/on' AND name = 'Purchase'`);
+    assert.deepEqual(row, ref);
+    if (ref.revenue != null) assert.deepEqual([Number(row.revenue), row.currency], [42.5, 'EUR']);
+    else console.log('# the server does not store rv yet: checked on the wire only');
   }
 
   // Without the attributes the same build sends nothing for these clicks.
