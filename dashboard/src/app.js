@@ -401,6 +401,20 @@ function renderGoals(rows) {
 }
 
 /* ---------- funnel ---------- */
+// The chosen steps outlive a reload: kept in this browser, per site.
+const funnelKey = () => `edgestat-funnel:${state.domain}`;
+function loadFunnel() {
+  try {
+    const f = JSON.parse(localStorage.getItem(funnelKey()));
+    if (Array.isArray(f?.steps) && f.steps.every((x) => typeof x === 'string')) state.funnel = f.steps;
+    if (typeof f?.within === 'string') state.funnelWithin = f.within;
+  } catch { /* storage blocked or garbage: start empty */ }
+  $('funnel-within').value = state.funnelWithin;
+}
+function saveFunnel() {
+  try { localStorage.setItem(funnelKey(), JSON.stringify({ steps: state.funnel, within: state.funnelWithin })); } catch { /* blocked */ }
+}
+
 function renderFunnelSteps() {
   $('funnel-steps').innerHTML = state.funnel.map((g, i) =>
     `<span class="chip step-chip" data-goal="${esc(g)}"><b>${i + 1}</b> ${esc(g)}<button type="button" class="remove" data-i="${i}" aria-label="Remove step">×</button></span>`).join('');
@@ -601,6 +615,9 @@ async function main() {
     return;
   }
   $('site-domain').textContent = site.domain;
+  state.domain = site.domain;
+  loadFunnel();
+  renderFunnelSteps();
   document.title = `${site.domain} · edgestat`;
   drawMap();
   show('app');
@@ -643,6 +660,7 @@ async function main() {
   $('funnel-add').addEventListener('change', (e) => {
     if (!e.target.value) return;
     state.funnel.push(e.target.value);
+    saveFunnel();
     renderFunnelSteps();
     guarded(refreshReports);
   });
@@ -650,11 +668,13 @@ async function main() {
     const b = e.target.closest('.remove');
     if (!b) return;
     state.funnel.splice(Number(b.dataset.i), 1);
+    saveFunnel();
     renderFunnelSteps();
     guarded(refreshReports);
   });
   $('funnel-within').addEventListener('change', (e) => {
     state.funnelWithin = e.target.value;
+    saveFunnel();
     guarded(refreshReports);
   });
   $('retention-unit').addEventListener('change', (e) => {

@@ -311,9 +311,17 @@ test('funnel: steps chosen from the goals, figures from funnel()', async () => {
   })));
   // Pricing: v1, v2, v5; then Signup: v1, v2; then Purchase: v1 (v5 bought without signing up).
   assert.deepEqual(sql.map((r) => r.visitors), [3, 2, 1]);
-  // Removing a step asks again.
+  // Removing a step asks again; so does another window.
   await refreshAfter(page, () => page.locator('#funnel-steps .step-chip[data-goal="Signup"] .remove').click());
-  const two = await pg.query(`SELECT visitors FROM edgestat.funnel(${lit(SITE)}, ARRAY['Pricing','Purchase'], ${lit(p.since)}, ${lit(p.until)}) ORDER BY step`);
+  const p2 = await refreshAfter(page, () => page.selectOption('#funnel-within', '1 hour'));
+  const two = await pg.query(`SELECT visitors FROM edgestat.funnel(${lit(SITE)}, ARRAY['Pricing','Purchase'], ${lit(p2.since)}, ${lit(p2.until)}, '1 hour') ORDER BY step`);
+  assert.deepEqual(await page.$$eval('#funnel .step .visitors', (xs) => xs.map((x) => Number(x.textContent))), two.map((r) => r.visitors));
+  // The steps and window outlive a reload (kept in this browser, per site).
+  await page.reload();
+  await page.locator('#site-domain').filter({ hasText: SITE }).waitFor();
+  await settled(page, 1);
+  assert.deepEqual(await page.$$eval('#funnel-steps .step-chip', (cs) => cs.map((c) => c.dataset.goal)), ['Pricing', 'Purchase']);
+  assert.equal(await page.locator('#funnel-within').inputValue(), '1 hour');
   assert.deepEqual(await page.$$eval('#funnel .step .visitors', (xs) => xs.map((x) => Number(x.textContent))), two.map((r) => r.visitors));
   assert.deepEqual(page.errors, []);
   assert.deepEqual(page.apiErrors, []);
