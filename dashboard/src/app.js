@@ -518,12 +518,28 @@ function renderAlerts(a) {
     `<li data-alert="${esc(l.alert)}"><time>${esc(new Date(l.fired_at).toLocaleString('en'))}</time>: <b>${esc(l.metric)}</b> reached <span class="value">${esc(l.value)}</span>, above ${esc(l.above)}</li>`).join('');
 }
 
-function renderChart(rows) {
+// The range compare() sets against [since, until): the same length just
+// before, or the same dates a year earlier.
+function earlierRange({ since, until }, against) {
+  const a = new Date(since), b = new Date(until);
+  if (against === 'year') {
+    a.setUTCFullYear(a.getUTCFullYear() - 1);
+    b.setUTCFullYear(b.getUTCFullYear() - 1);
+    return { since: a.toISOString(), until: b.toISOString() };
+  }
+  return { since: new Date(2 * a - b).toISOString(), until: a.toISOString() };
+}
+
+// rows: the range's buckets; prev: the earlier period's (compare on), drawn
+// as a dashed visitors line bucket by bucket.
+function renderChart(rows, prev) {
   const svg = $('chart');
   const W = 1000, H = 220, top = 12, bottom = 4;
   const n = rows.length;
+  $('legend-previous').hidden = !prev;
   if (!n) { svg.innerHTML = ''; $('chart-axis').innerHTML = ''; $('chart-ymax').textContent = ''; return; }
-  const maxV = Math.max(1, ...rows.map((r) => Math.max(Number(r.visitors) || 0, Number(r.pageviews) || 0)));
+  const maxV = Math.max(1, ...rows.map((r) => Math.max(Number(r.visitors) || 0, Number(r.pageviews) || 0)),
+    ...(prev || []).map((r) => Number(r.visitors) || 0));
   const x = (i) => (n === 1 ? W / 2 : (i / (n - 1)) * W);
   const y = (v) => top + (H - top - bottom) * (1 - (Number(v) || 0) / maxV);
   const line = (k) => rows.map((r, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(r[k]).toFixed(1)}`).join('');
@@ -536,7 +552,10 @@ function renderChart(rows) {
     const d = new Date(r.bucket);
     hits += `<rect class="hit" x="${(x(i) - bw / 2).toFixed(1)}" y="0" width="${bw.toFixed(1)}" height="${H}"><title>${esc(d.toLocaleString())}: ${fmtInt(r.visitors)} visitors, ${fmtInt(r.pageviews)} pageviews</title></rect>`;
   });
-  svg.innerHTML = `${grid}<path class="area visitors" d="${area}"/><path class="line pageviews" d="${line('pageviews')}"/><path class="line visitors" d="${line('visitors')}"/>${hits}`;
+  const earlier = prev && prev.length
+    ? `<path class="line previous" data-points="${prev.length}" d="${prev.slice(0, n).map((r, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(r.visitors).toFixed(1)}`).join('')}"/>`
+    : '';
+  svg.innerHTML = `${grid}<path class="area visitors" d="${area}"/>${earlier}<path class="line pageviews" d="${line('pageviews')}"/><path class="line visitors" d="${line('visitors')}"/>${hits}`;
   const labels = [];
   const fit = Math.max(2, Math.min(8, Math.floor((svg.clientWidth || 1000) / 90)));
   const step = Math.max(1, Math.ceil(n / fit));
@@ -561,7 +580,9 @@ async function refreshReports() {
   // Each panel on its own: one failing report does not blank the others.
   const jobs = [
     [api('summary', p), (s) => renderSummary(s || {})],
-    [api('timeseries', { ...p, bucket }), (ts) => renderChart(list(ts))],
+    [Promise.all([api('timeseries', { ...p, bucket }),
+      state.compare ? api('timeseries', { ...p, ...earlierRange(p, state.compare), bucket }).catch(() => []) : null]),
+    ([ts, prev]) => renderChart(list(ts), prev && list(prev))],
     [api('breakdown', { ...p, dimension: 'page', lim: '8' }), (r) => renderTop('top-pages', r, (v) => esc(v || '/'), 'page')],
     [api('breakdown', { ...p, dimension: 'referrer', lim: '8' }), (r) => renderTop('top-referrers', r, (v) => (v ? esc(v) : '<i>Direct / none</i>'), 'referrer')],
     [api('breakdown', { ...p, dimension: 'country', lim: '8' }), (r) => renderTop('top-countries', r, (v) => `${ccBadge(v)}${esc(countryName(v))}`, 'country')],

@@ -370,6 +370,13 @@ test('clicking a row filters every panel; the chip removes the filter', async ()
     const id = { visitors: 'd-visitors', visits: 'd-visits', pageviews: 'd-pageviews', views_per_visit: 'd-vpv', bounce_rate: 'd-bounce', visit_duration: 'd-duration' }[r.metric];
     assert.equal(await page.locator(`#${id}`).getAttribute('data-change'), r.change == null ? '' : String(r.change), r.metric);
   }
+  // The chart draws the previous 24 h's visitors, bucket by bucket, dashed.
+  const len = Date.parse(p3.until) - Date.parse(p3.since);
+  const earlier = await pg.query(`SELECT visitors, visits FROM edgestat.timeseries(${lit(SITE)}, ${lit(new Date(Date.parse(p3.since) - len).toISOString())},
+    ${lit(p3.since)}, '1 hour', ${filt(p3)}) ORDER BY bucket`);
+  assert.equal(Number(await page.locator('#chart path.line.previous').getAttribute('data-points')), earlier.length);
+  assert.equal(earlier.reduce((a, r) => a + r.visits, 0), 1, 'v6\'s visit 30 h ago');
+  assert.ok(await page.locator('#legend-previous').isVisible());
   await page.screenshot({ path: join(artifacts, 'filtered.png'), fullPage: true });
   const visits = cmp.find((r) => r.metric === 'visits');
   assert.deepEqual([Number(visits.value), Number(visits.previous), Number(visits.change)], [3, 1, 200]);
@@ -384,6 +391,8 @@ test('clicking a row filters every panel; the chip removes the filter', async ()
   assert.equal(await page.locator('#d-visitors').getAttribute('data-change'), '');
   await refreshAfter(page, () => page.selectOption('#compare', ''));
   assert.equal(await page.locator('#d-visitors').textContent(), '');
+  assert.equal(await page.locator('#chart path.line.previous').count(), 0);
+  assert.ok(await page.locator('#legend-previous').isHidden());
 
   // With the filters gone, the unfiltered figures are back.
   const p4 = await page.evaluate(() => window.edgestat.state.lastParams);
