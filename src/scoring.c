@@ -58,8 +58,14 @@ weights_invalidate(Datum arg, Oid relid)
 		model_valid = false;
 		site_models_valid = false;
 	}
-	else if (relid == site_weights_relid)
+	else if (relid == site_weights_relid || !OidIsValid(site_weights_relid))
+	{
+		/*
+		 * Without the table (a process that looked before ALTER EXTENSION
+		 * UPDATE made it), any change may be its creation: look again.
+		 */
 		site_models_valid = false;
+	}
 }
 
 static void

@@ -509,9 +509,9 @@ COMMENT ON FUNCTION edgestat.goals(text, timestamptz, timestamptz, jsonb) IS
 -- step-1 times each is tried, and for each the earliest occurrence of the
 -- next step at or after the previous: taking the earliest never loses a
 -- later step, so the deepest of these runs is the visitor's.  The query is
--- a chain of one join per step (runs of step k-1 with the visitor's
--- occurrences of step k, hashed by visitor), so its cost grows with the
--- goal events of the range, not with their square.
+-- a chain of one sorted pass per step (runs of step k-1 merged with the
+-- visitor's occurrences of step k), so its cost grows with the goal events
+-- of the range, not with their square.
 -- Unknown goal: ERROR 42704; no steps, more than 20, or within not
 -- positive: 22023.
 CREATE FUNCTION edgestat.funnel(site text, steps text[], since timestamptz,
@@ -565,10 +565,20 @@ BEGIN
 			ctes := ctes || ', r1 AS MATERIALIZED (SELECT o1.visitor_id, o1.ts AS t1, o1.ts AS t'
 							' FROM o1 WHERE o1.ts < $3)';
 		ELSE
+			-- For each run, the visitor's next step-k occurrence at or after
+			-- its last step: a running min over the visitor's runs and
+			-- occurrences in descending time (an occurrence before a run at
+			-- the same instant), one sort, linear, where a join of runs with
+			-- occurrences would be quadratic in a heavy visitor's events.
+			-- Runs arriving at the same time keep the latest step-1 time,
+			-- whose window ends last: it reaches whatever the others reach.
 			ctes := ctes || format(
-				', r%1$s AS MATERIALIZED (SELECT r.visitor_id, r.t1, min(o.ts) AS t'
-				' FROM r%2$s r JOIN o%1$s o ON o.visitor_id = r.visitor_id'
-				' AND o.ts >= r.t AND o.ts <= r.t1 + $6 GROUP BY 1, 2)', k, k - 1);
+				', r%1$s AS MATERIALIZED (SELECT x.visitor_id, max(x.t1) AS t1, x.nt AS t FROM ('
+				'SELECT u.visitor_id, u.t1, u.kind, min(u.ots) OVER (PARTITION BY u.visitor_id'
+				' ORDER BY u.ts DESC, u.kind ROWS UNBOUNDED PRECEDING) AS nt FROM ('
+				'SELECT r.visitor_id, r.t AS ts, r.t1, NULL::timestamptz AS ots, 1 AS kind FROM r%2$s r'
+				' UNION ALL SELECT o.visitor_id, o.ts, NULL, o.ts, 0 FROM o%1$s o) u) x'
+				' WHERE x.kind = 1 AND x.nt <= x.t1 + $6 GROUP BY x.visitor_id, x.nt)', k, k - 1);
 		END IF;
 		counts := counts || format('(SELECT count(DISTINCT visitor_id) FROM r%s)', k);
 	END LOOP;
