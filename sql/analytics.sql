@@ -14,6 +14,10 @@ SET TimeZone = 'UTC';
 \set SHOW_CONTEXT never
 \pset null '(null)'
 
+-- The tests after this one print site ids: the site id sequence goes back
+-- where it was at the end (see "clean up").
+SELECT pg_get_serial_sequence('edgestat.sites', 'site_id') AS site_seq \gset
+SELECT last_value AS seq_last, is_called AS seq_called FROM :site_seq \gset
 SELECT edgestat.add_site('analytics.test') > 0 AS site;
 
 -- Sessions (visitor, country/region/city, browser/os/device, referrer, utm):
@@ -516,3 +520,20 @@ SELECT edgestat.add_goal('analytics.test', 'evil', 'evil');
 RESET ROLE;
 DROP OWNED BY regress_analytics_reader;
 DROP ROLE regress_analytics_reader;
+
+-- ===================== clean up =====================
+-- Nothing of this test stays for the tests after it: its two sites with
+-- their rows, and the site id sequence as it was.
+CREATE TEMP TABLE mine AS
+SELECT site_id FROM edgestat.sites WHERE domain IN ('analytics.test', 'score.analytics.test');
+DELETE FROM edgestat.events WHERE site_id IN (SELECT site_id FROM mine);
+DELETE FROM edgestat.sessions WHERE site_id IN (SELECT site_id FROM mine);
+DELETE FROM edgestat.visitors WHERE site_id IN (SELECT site_id FROM mine);
+DELETE FROM edgestat.rollup_hourly WHERE site_id IN (SELECT site_id FROM mine);
+DELETE FROM edgestat.rollup_dims_hourly WHERE site_id IN (SELECT site_id FROM mine);
+DELETE FROM edgestat.rollup_dims_daily WHERE site_id IN (SELECT site_id FROM mine);
+DELETE FROM edgestat.rollup_open WHERE site_id IN (SELECT site_id FROM mine);
+DELETE FROM edgestat.sites WHERE site_id IN (SELECT site_id FROM mine);
+SELECT setval(:'site_seq', :seq_last, :'seq_called'::bool) IS NOT NULL AS sequence_restored;
+SELECT count(*) AS goals_left FROM edgestat.goal_defs;
+SELECT count(*) AS alerts_left FROM edgestat.alert_rules;

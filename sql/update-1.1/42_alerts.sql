@@ -36,6 +36,7 @@ CREATE TABLE edgestat.alert_log (
 COMMENT ON TABLE edgestat.alert_log IS 'every alert fired, with the value that crossed the threshold';
 REVOKE ALL ON edgestat.alert_rules, edgestat.alert_log FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('edgestat.alert_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('edgestat.alert_rules_alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('edgestat.alert_log', '');
 
 -- Unknown site: 42704; metric neither visitors, pageviews nor a goal of the
