@@ -3,6 +3,11 @@
 // edgestat.dashboard_api) and GET /live (Server-Sent Events, one message
 // per visitor touched by a committed batch), the token in an Authorization
 // header (see readToken).
+//
+// Every report panel (summary, chart, top lists, goals, funnel, retention,
+// journeys, comparison) is asked for with the same range and the same
+// filters: clicking a row of a list adds its value as a filter
+// ({"country": "DE"}, docs/analytics.md), and every panel is fetched again.
 import { geoNaturalEarth1, geoPath, geoGraticule10 } from 'd3-geo';
 import { feature } from 'topojson-client';
 import world from 'world-atlas/countries-110m.json';
@@ -20,6 +25,15 @@ const state = {
   es: null,
   refreshTimer: null,
   dirty: false,
+  filters: {},        // dimension -> value: the rows clicked
+  compare: '',        // '', 'previous' or 'year'
+  funnel: [],         // goal names, in step order
+  funnelWithin: '1 day',
+  retUnit: '',        // '' = by range (day up to 7 days, else week)
+  goalNames: [],
+  gen: 0,             // reports refresh generation: older answers are dropped
+  refreshed: 0,       // reports refreshes applied (tests wait on it)
+  pending: 0,         // reports refreshes under way
 };
 // For tests and the curious: last SSE message and when it was applied.
 window.edgestat = { lastEventAt: 0, events: 0, state };
@@ -320,24 +334,277 @@ function renderSummary(s) {
   $('k-duration').textContent = fmtDuration(s.visit_duration);
 }
 
-function renderTop(id, rows, label) {
+// A row whose value can be a filter: clicking it filters every panel by it.
+function filterAttrs(dim, value) {
+  if (value == null || value === '') return '';
+  const on = state.filters[dim] === value;
+  return ` class="filterable${on ? ' active' : ''}" data-dim="${esc(dim)}" data-value="${esc(value)}" title="${on ? 'Remove this filter' : 'Filter every panel by this'}"`;
+}
+
+function renderTop(id, rows, label, dim) {
   const t = $(id);
   const max = Math.max(1, ...rows.map((r) => Number(r.visitors) || 0));
   const head = '<tr><th></th><th class="num">Visitors</th><th class="num">Views</th></tr>';
   if (!rows.length) { t.innerHTML = `${head}<tr><td colspan="3" class="empty">No data yet</td></tr>`; return; }
   t.innerHTML = head + rows.map((r) => {
     const w = ((Number(r.visitors) || 0) / max) * 100;
-    return `<tr><td class="name"><span class="bar" style="width:${w.toFixed(1)}%"></span><span class="txt">${label(r.value)}</span></td>`
+    return `<tr${filterAttrs(dim, r.value)}><td class="name"><span class="bar" style="width:${w.toFixed(1)}%"></span><span class="txt">${label(r.value)}</span></td>`
       + `<td class="num">${fmtInt(r.visitors)}</td><td class="num">${fmtInt(r.pageviews)}</td></tr>`;
   }).join('');
 }
 
-function renderChart(rows) {
+/* ---------- filters ---------- */
+const DIM_LABEL = {
+  page: 'Page', entry_page: 'Entry page', exit_page: 'Exit page', referrer: 'Referrer',
+  utm_source: 'UTM source', utm_medium: 'UTM medium', utm_campaign: 'UTM campaign',
+  country: 'Country', region: 'Region', city: 'City', browser: 'Browser', os: 'OS', device: 'Device', event: 'Event',
+};
+
+function toggleFilter(dim, value) {
+  if (state.filters[dim] === value) delete state.filters[dim];
+  else state.filters[dim] = value;
+  renderFilters();
+  guarded(refreshReports);
+}
+
+function renderFilters() {
+  const entries = Object.entries(state.filters);
+  $('filters').hidden = !entries.length;
+  $('filter-chips').innerHTML = entries.map(([dim, v]) => {
+    const shown = dim === 'country' ? countryName(v) : v;
+    return `<span class="chip" data-dim="${esc(dim)}" data-value="${esc(v)}"><b>${esc(DIM_LABEL[dim] || dim)}</b> ${esc(shown)}`
+      + `<button type="button" class="remove" aria-label="Remove filter">×</button></span>`;
+  }).join('');
+}
+
+/** The parameters of every report: range, plus filters when any. */
+function reportParams() {
+  const p = rangeParams();
+  if (Object.keys(state.filters).length) p.filters = JSON.stringify(state.filters);
+  return p;
+}
+
+/* ---------- comparison ---------- */
+const DELTA_ID = {
+  visitors: 'd-visitors', visits: 'd-visits', pageviews: 'd-pageviews',
+  views_per_visit: 'd-vpv', bounce_rate: 'd-bounce', visit_duration: 'd-duration',
+};
+const AGAINST_LABEL = { previous: 'the previous period', year: 'a year earlier' };
+
+function fmtMetric(metric, v) {
+  if (v == null) return '–';
+  if (metric === 'views_per_visit') return fmtDec(v);
+  if (metric === 'bounce_rate') return `${Math.round(v)}%`;
+  if (metric === 'visit_duration') return fmtDuration(v);
+  return fmtInt(v);
+}
+
+function renderCompare(rows) {
+  for (const id of Object.values(DELTA_ID)) {
+    const el = $(id);
+    el.textContent = '';
+    el.className = 'delta';
+    el.removeAttribute('title');
+    delete el.dataset.change;
+  }
+  if (!rows) return;
+  for (const r of rows) {
+    const el = $(DELTA_ID[r.metric]);
+    if (!el) continue;
+    const prev = `${fmtMetric(r.metric, r.previous)} in ${AGAINST_LABEL[state.compare] || 'the other period'}`;
+    el.title = prev;
+    el.dataset.change = r.change == null ? '' : String(r.change);
+    if (r.change == null) { el.textContent = Number(r.value) > 0 ? 'new' : '–'; continue; }
+    const c = Number(r.change);
+    el.textContent = `${c > 0 ? '+' : c < 0 ? '−' : '±'}${Math.abs(c).toFixed(1)}%`;
+    // For bounce rate, lower is better.
+    const good = r.metric === 'bounce_rate' ? c < 0 : c > 0;
+    if (c !== 0) el.classList.add(good ? 'up' : 'down');
+  }
+}
+
+/* ---------- goals ---------- */
+function fmtMoney(amount, currency) {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).format(Number(amount));
+  } catch {
+    return `${Number(amount).toFixed(2)} ${currency}`;
+  }
+}
+const fmtPct = (n) => (n == null ? '–' : `${Number(n).toFixed(2)}%`);
+
+function renderGoals(rows) {
+  // goals() has one row per goal and revenue currency: one line per goal here.
+  const goals = [];
+  const by = new Map();
+  for (const r of rows) {
+    let g = by.get(r.goal);
+    if (!g) { g = { ...r, revenue: [] }; by.set(r.goal, g); goals.push(g); }
+    if (r.revenue != null && r.currency) g.revenue.push([r.revenue, r.currency]);
+  }
+  const names = goals.map((g) => g.goal);
+  if (names.join('\n') !== state.goalNames.join('\n')) {
+    state.goalNames = names;
+    renderFunnelSteps(); // only on change: an open step menu is not reset every refresh
+  }
+  const t = $('goals');
+  const head = '<tr><th>Goal</th><th class="num">Visitors</th><th class="num">Events</th><th class="num">Conv. rate</th><th class="num rev">Revenue</th></tr>';
+  if (!goals.length) {
+    t.innerHTML = `${head}<tr><td colspan="5" class="empty">No goals yet: <code>SELECT edgestat.add_goal('site', 'Signup', event =&gt; 'signup')</code></td></tr>`;
+    return;
+  }
+  const max = Math.max(1, ...goals.map((g) => Number(g.visitors) || 0));
+  t.innerHTML = head + goals.map((g) => {
+    const w = ((Number(g.visitors) || 0) / max) * 100;
+    const rev = g.revenue.length
+      ? g.revenue.map(([a, c]) => `<span class="money" data-amount="${esc(a)}" data-currency="${esc(c)}">${esc(fmtMoney(a, c))}</span>`).join('<br>')
+      : '–';
+    return `<tr data-goal="${esc(g.goal)}"><td class="name"><span class="bar" style="width:${w.toFixed(1)}%"></span><span class="txt">${esc(g.goal)}</span></td>`
+      + `<td class="num visitors">${fmtInt(g.visitors)}</td><td class="num events">${fmtInt(g.events)}</td>`
+      + `<td class="num cr">${fmtPct(g.conversion_rate)}</td><td class="rev">${rev}</td></tr>`;
+  }).join('');
+}
+
+/* ---------- funnel ---------- */
+// The chosen steps outlive a reload: kept in this browser, per site.
+const funnelKey = () => `edgestat-funnel:${state.domain}`;
+function loadFunnel() {
+  try {
+    const f = JSON.parse(localStorage.getItem(funnelKey()));
+    if (Array.isArray(f?.steps) && f.steps.every((x) => typeof x === 'string')) state.funnel = f.steps;
+    if (typeof f?.within === 'string') state.funnelWithin = f.within;
+  } catch { /* storage blocked or garbage: start empty */ }
+  $('funnel-within').value = state.funnelWithin;
+}
+function saveFunnel() {
+  try { localStorage.setItem(funnelKey(), JSON.stringify({ steps: state.funnel, within: state.funnelWithin })); } catch { /* blocked */ }
+}
+
+function renderFunnelSteps() {
+  $('funnel-steps').innerHTML = state.funnel.map((g, i) =>
+    `<span class="chip step-chip" data-goal="${esc(g)}"><b>${i + 1}</b> ${esc(g)}<button type="button" class="remove" data-i="${i}" aria-label="Remove step">×</button></span>`).join('');
+  const add = $('funnel-add');
+  add.innerHTML = '<option value="">+ add step…</option>'
+    + state.goalNames.map((g) => `<option value="${esc(g)}">${esc(g)}</option>`).join('');
+  add.value = '';
+}
+
+function renderFunnel(rows) {
+  const box = $('funnel');
+  if (!state.funnel.length) {
+    box.innerHTML = `<div class="empty-note">${state.goalNames.length ? 'Add goals as steps to see how many visitors go through them in order.' : 'Define goals to build a funnel.'}</div>`;
+    return;
+  }
+  if (!rows) { box.innerHTML = ''; return; }
+  const first = Math.max(1, Number(rows[0]?.visitors) || 0);
+  box.innerHTML = rows.map((r) => {
+    const w = ((Number(r.visitors) || 0) / first) * 100;
+    return `<div class="step" data-step="${esc(r.step)}" data-goal="${esc(r.goal)}"><span class="n">${esc(r.step)}</span>`
+      + `<div class="bar-wrap"><div class="bar" style="width:${w.toFixed(1)}%"></div><span>${esc(r.goal)}</span></div>`
+      + `<div class="figs"><span class="visitors">${fmtInt(r.visitors)}</span> · <span class="cr">${fmtPct(r.conversion_rate)}</span>`
+      + `<span class="drop">${Number(r.step) > 1 ? `−<span class="dropoff">${fmtInt(r.dropoff)}</span> dropped off` : '&nbsp;'}</span></div></div>`;
+  }).join('');
+}
+
+/* ---------- retention ---------- */
+function retentionUnit() {
+  return state.retUnit || (RANGES[state.range] > 7 * 86400e3 ? 'week' : 'day');
+}
+
+function renderRetention(rows) {
+  const unit = retentionUnit();
+  $('retention-unit').value = unit;
+  const t = $('retention');
+  if (!rows.length) { t.innerHTML = '<tr><td class="empty-note">No first visits in this range</td></tr>'; return; }
+  const cohorts = new Map();
+  let maxP = 0;
+  for (const r of rows) {
+    if (!cohorts.has(r.cohort)) cohorts.set(r.cohort, { size: r.visitors, cells: new Map() });
+    cohorts.get(r.cohort).cells.set(Number(r.period), r);
+    maxP = Math.max(maxP, Number(r.period));
+  }
+  const tag = { day: 'Day', week: 'Week', month: 'Month' }[unit];
+  let html = `<tr><th class="c">Cohort</th><th>Visitors</th>`;
+  for (let p = 0; p <= maxP; p++) html += `<th>${tag} ${p}</th>`;
+  html += '</tr>';
+  for (const [c, { size, cells }] of cohorts) {
+    html += `<tr data-cohort="${esc(c)}"><th class="c">${esc(c)}</th><td class="size">${fmtInt(size)}</td>`;
+    for (let p = 0; p <= maxP; p++) {
+      const r = cells.get(p);
+      if (!r) { html += '<td></td>'; continue; }
+      const a = (0.08 + 0.55 * (Number(r.rate) || 0) / 100).toFixed(3);
+      html += `<td class="cell" data-period="${p}" data-retained="${esc(r.retained)}" data-rate="${esc(r.rate)}" style="background:rgba(43,217,166,${a})" title="${fmtInt(r.retained)} of ${fmtInt(size)} visitors">${fmtPct(r.rate)}</td>`;
+    }
+    html += '</tr>';
+  }
+  t.innerHTML = html;
+}
+
+/* ---------- journeys ---------- */
+function renderJourneys(rows) {
+  const t = $('journeys');
+  const head = '<tr><th>Pages, in order</th><th class="num">Visits</th></tr>';
+  if (!rows.length) { t.innerHTML = `${head}<tr><td colspan="2" class="empty">No visits yet</td></tr>`; return; }
+  const max = Math.max(1, ...rows.map((r) => Number(r.visits) || 0));
+  t.innerHTML = head + rows.map((r) => {
+    const w = ((Number(r.visits) || 0) / max) * 100;
+    const path = (r.journey || []).map((x) => `<span class="pg">${esc(x)}</span>`).join('<span class="arrow">→</span>');
+    // A journey filters by its entry page.
+    return `<tr${filterAttrs('entry_page', r.journey?.[0])} data-journey="${esc(JSON.stringify(r.journey))}"><td class="name"><span class="bar" style="width:${w.toFixed(1)}%"></span><span class="txt">${path}</span></td>`
+      + `<td class="num visits">${fmtInt(r.visits)}</td></tr>`;
+  }).join('');
+}
+
+/* ---------- alerts ---------- */
+// A PostgreSQL interval as JSON ("01:00:00", "1 day", "7 days 12:00:00") made short: "1 h", "1 d", "7 d 12 h".
+function fmtInterval(s) {
+  const m = /^(?:(\d+) days?)? ?(?:(\d+):(\d+):(\d+))?$/.exec(String(s ?? ''));
+  if (!m || !s) return String(s ?? '–');
+  const parts = [];
+  if (m[1]) parts.push(`${Number(m[1])} d`);
+  if (m[2] && Number(m[2])) parts.push(`${Number(m[2])} h`);
+  if (m[3] && Number(m[3])) parts.push(`${Number(m[3])} min`);
+  if (m[4] && Number(m[4])) parts.push(`${Number(m[4])} s`);
+  return parts.join(' ') || '0 s';
+}
+
+function renderAlerts(a) {
+  const t = $('alerts');
+  const head = '<tr><th>Metric</th><th class="num">Above</th><th class="num">Over</th><th class="num">Fired</th><th class="num wide">Last fired</th></tr>';
+  const rules = a?.alerts || [];
+  if (!rules.length) {
+    t.innerHTML = `${head}<tr><td colspan="5" class="empty">No alerts: <code>SELECT edgestat.add_alert('site', 'visitors', 100, '1 hour')</code></td></tr>`;
+  } else {
+    t.innerHTML = head + rules.map((r) => `<tr data-alert="${esc(r.alert)}"><td class="name">${esc(r.metric)}</td>`
+      + `<td class="num above">${esc(r.above)}</td><td class="num over" title="${esc(r.over)}">${esc(fmtInterval(r.over))}</td><td class="num fired">${fmtInt(r.fired)}</td>`
+      + `<td class="num wide last">${r.last_fired ? esc(new Date(r.last_fired).toLocaleString('en')) : 'never'}</td></tr>`).join('');
+  }
+  $('alert-log').innerHTML = (a?.log || []).slice(0, 10).map((l) =>
+    `<li data-alert="${esc(l.alert)}"><time>${esc(new Date(l.fired_at).toLocaleString('en'))}</time>: <b>${esc(l.metric)}</b> reached <span class="value">${esc(l.value)}</span>, above ${esc(l.above)}</li>`).join('');
+}
+
+// The range compare() sets against [since, until): the same length just
+// before, or the same dates a year earlier.
+function earlierRange({ since, until }, against) {
+  const a = new Date(since), b = new Date(until);
+  if (against === 'year') {
+    a.setUTCFullYear(a.getUTCFullYear() - 1);
+    b.setUTCFullYear(b.getUTCFullYear() - 1);
+    return { since: a.toISOString(), until: b.toISOString() };
+  }
+  return { since: new Date(2 * a - b).toISOString(), until: a.toISOString() };
+}
+
+// rows: the range's buckets; prev: the earlier period's (compare on), drawn
+// as a dashed visitors line bucket by bucket.
+function renderChart(rows, prev) {
   const svg = $('chart');
   const W = 1000, H = 220, top = 12, bottom = 4;
   const n = rows.length;
+  $('legend-previous').hidden = !prev;
   if (!n) { svg.innerHTML = ''; $('chart-axis').innerHTML = ''; $('chart-ymax').textContent = ''; return; }
-  const maxV = Math.max(1, ...rows.map((r) => Math.max(Number(r.visitors) || 0, Number(r.pageviews) || 0)));
+  const maxV = Math.max(1, ...rows.map((r) => Math.max(Number(r.visitors) || 0, Number(r.pageviews) || 0)),
+    ...(prev || []).map((r) => Number(r.visitors) || 0));
   const x = (i) => (n === 1 ? W / 2 : (i / (n - 1)) * W);
   const y = (v) => top + (H - top - bottom) * (1 - (Number(v) || 0) / maxV);
   const line = (k) => rows.map((r, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(r[k]).toFixed(1)}`).join('');
@@ -350,7 +617,10 @@ function renderChart(rows) {
     const d = new Date(r.bucket);
     hits += `<rect class="hit" x="${(x(i) - bw / 2).toFixed(1)}" y="0" width="${bw.toFixed(1)}" height="${H}"><title>${esc(d.toLocaleString())}: ${fmtInt(r.visitors)} visitors, ${fmtInt(r.pageviews)} pageviews</title></rect>`;
   });
-  svg.innerHTML = `${grid}<path class="area visitors" d="${area}"/><path class="line pageviews" d="${line('pageviews')}"/><path class="line visitors" d="${line('visitors')}"/>${hits}`;
+  const earlier = prev && prev.length
+    ? `<path class="line previous" data-points="${prev.length}" d="${prev.slice(0, n).map((r, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(r.visitors).toFixed(1)}`).join('')}"/>`
+    : '';
+  svg.innerHTML = `${grid}<path class="area visitors" d="${area}"/>${earlier}<path class="line pageviews" d="${line('pageviews')}"/><path class="line visitors" d="${line('visitors')}"/>${hits}`;
   const labels = [];
   const fit = Math.max(2, Math.min(8, Math.floor((svg.clientWidth || 1000) / 90)));
   const step = Math.max(1, Math.ceil(n / fit));
@@ -368,18 +638,34 @@ function renderChart(rows) {
 }
 
 async function refreshReports() {
-  const p = rangeParams();
+  const gen = ++state.gen;
+  const p = reportParams();
   const bucket = RANGES[state.range] > 3 * 86400e3 ? '1 day' : '1 hour';
+  const list = (x) => (Array.isArray(x) ? x : []);
   // Each panel on its own: one failing report does not blank the others.
   const jobs = [
     [api('summary', p), (s) => renderSummary(s || {})],
-    [api('timeseries', { ...p, bucket }), (ts) => renderChart(Array.isArray(ts) ? ts : [])],
-    [api('breakdown', { ...p, dimension: 'page', lim: '8' }), (r) => renderTop('top-pages', r, (v) => esc(v || '/'))],
-    [api('breakdown', { ...p, dimension: 'referrer', lim: '8' }), (r) => renderTop('top-referrers', r, (v) => (v ? esc(v) : '<i>Direct / none</i>'))],
-    [api('breakdown', { ...p, dimension: 'country', lim: '8' }), (r) => renderTop('top-countries', r, (v) => `${ccBadge(v)}${esc(countryName(v))}`)],
+    [Promise.all([api('timeseries', { ...p, bucket }),
+      state.compare ? api('timeseries', { ...p, ...earlierRange(p, state.compare), bucket }).catch(() => []) : null]),
+    ([ts, prev]) => renderChart(list(ts), prev && list(prev))],
+    [api('breakdown', { ...p, dimension: 'page', lim: '8' }), (r) => renderTop('top-pages', r, (v) => esc(v || '/'), 'page')],
+    [api('breakdown', { ...p, dimension: 'referrer', lim: '8' }), (r) => renderTop('top-referrers', r, (v) => (v ? esc(v) : '<i>Direct / none</i>'), 'referrer')],
+    [api('breakdown', { ...p, dimension: 'country', lim: '8' }), (r) => renderTop('top-countries', r, (v) => `${ccBadge(v)}${esc(countryName(v))}`, 'country')],
+    [api('goals', p), (r) => renderGoals(list(r))],
+    [state.funnel.length ? api('funnel', { ...p, steps: JSON.stringify(state.funnel), within: state.funnelWithin }) : Promise.resolve(null),
+      (r) => renderFunnel(r && list(r))],
+    [api('retention', { ...p, unit: retentionUnit() }), (r) => renderRetention(list(r))],
+    [api('journeys', { ...p, steps: '3', lim: '10' }), (r) => renderJourneys(list(r))],
+    [state.compare ? api('compare', { ...p, against: state.compare }) : Promise.resolve(null), (r) => renderCompare(r && list(r))],
+    [api('alerts'), (r) => renderAlerts(r)],
   ];
+  state.pending++;
   const results = await Promise.allSettled(jobs.map(([pr]) => pr));
+  state.pending--;
+  if (gen !== state.gen) return; // a newer refresh (another filter, range…) is under way
   results.forEach((r, i) => { if (r.status === 'fulfilled') jobs[i][1](r.value); });
+  state.lastParams = p;
+  state.refreshed++;
   const denied = results.find((r) => r.status === 'rejected' && r.reason instanceof AuthError);
   if (denied) throw denied.reason;
   for (const r of results) if (r.status === 'rejected') console.warn(String(r.reason));
@@ -415,6 +701,9 @@ async function main() {
     return;
   }
   $('site-domain').textContent = site.domain;
+  state.domain = site.domain;
+  loadFunnel();
+  renderFunnelSteps();
   document.title = `${site.domain} · edgestat`;
   drawMap();
   show('app');
@@ -436,6 +725,48 @@ async function main() {
       guarded(refreshReports);
     });
   }
+  // A click on a row of a list filters every panel by it (again: unfilters).
+  $('app').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr.filterable');
+    if (tr) toggleFilter(tr.dataset.dim, tr.dataset.value);
+  });
+  $('filter-chips').addEventListener('click', (e) => {
+    const chip = e.target.closest('.remove') && e.target.closest('.chip');
+    if (chip) toggleFilter(chip.dataset.dim, chip.dataset.value);
+  });
+  $('clear-filters').addEventListener('click', () => {
+    state.filters = {};
+    renderFilters();
+    guarded(refreshReports);
+  });
+  $('compare').addEventListener('change', (e) => {
+    state.compare = e.target.value;
+    guarded(refreshReports);
+  });
+  $('funnel-add').addEventListener('change', (e) => {
+    if (!e.target.value) return;
+    state.funnel.push(e.target.value);
+    saveFunnel();
+    renderFunnelSteps();
+    guarded(refreshReports);
+  });
+  $('funnel-steps').addEventListener('click', (e) => {
+    const b = e.target.closest('.remove');
+    if (!b) return;
+    state.funnel.splice(Number(b.dataset.i), 1);
+    saveFunnel();
+    renderFunnelSteps();
+    guarded(refreshReports);
+  });
+  $('funnel-within').addEventListener('change', (e) => {
+    state.funnelWithin = e.target.value;
+    saveFunnel();
+    guarded(refreshReports);
+  });
+  $('retention-unit').addEventListener('change', (e) => {
+    state.retUnit = e.target.value;
+    guarded(refreshReports);
+  });
   // Reports refresh every 10 s when events came in, at least once a minute.
   let quiet = 0;
   state.refreshTimer = setInterval(() => {

@@ -1,16 +1,24 @@
-// Builds dist/e.js from src/e.js with the pinned esbuild (package-lock.json).
-//   node scripts/build.mjs           write dist/e.js
-//   node scripts/build.mjs --check   exit 1 if dist/e.js differs from a fresh build
+// Builds the two trackers from src/e.js with the pinned esbuild (package-lock.json):
+//   dist/e.js      the core (EXT = false), served at GET /e.js
+//   dist/e.ext.js  the core plus outbound-link and file-download clicks (EXT = true)
+//
+//   node scripts/build.mjs           write both
+//   node scripts/build.mjs --check   exit 1 if either differs from a fresh build
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { transform } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const SRC = root + 'src/e.js';
-export const DIST = root + 'dist/e.js';
+/** Each build's output file, and the value of the EXT constant it is built with. */
+export const VARIANTS = {
+  core: { dist: root + 'dist/e.js', ext: false },
+  ext: { dist: root + 'dist/e.ext.js', ext: true },
+};
+export const DIST = VARIANTS.core.dist;
 
-/** The minified tracker, as a string; deterministic for a given esbuild version. */
-export async function build() {
+/** A minified tracker, as a string; deterministic for a given esbuild version. */
+export async function build(variant = 'core') {
   const src = await readFile(SRC, 'utf8');
   const out = await transform(src, {
     loader: 'js',
@@ -18,23 +26,33 @@ export async function build() {
     target: 'es2017',
     charset: 'utf8',
     legalComments: 'none',
+    // A constant: the other build's branch is dropped entirely.
+    define: { EXT: String(VARIANTS[variant].ext) },
   });
   return out.code;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const code = await build();
-  if (process.argv.includes('--check')) {
-    let committed = '';
-    try { committed = await readFile(DIST, 'utf8'); } catch {}
-    if (committed !== code) {
-      console.error('dist/e.js differs from a fresh build of src/e.js: run `npm run build` and commit dist/e.js');
-      process.exit(1);
+  const check = process.argv.includes('--check');
+  let stale = false;
+  await mkdir(root + 'dist', { recursive: true });
+  for (const variant of Object.keys(VARIANTS)) {
+    const { dist } = VARIANTS[variant];
+    const name = dist.slice(root.length);
+    const code = await build(variant);
+    if (check) {
+      let committed = '';
+      try { committed = await readFile(dist, 'utf8'); } catch {}
+      if (committed !== code) {
+        console.error(`${name} differs from a fresh build of src/e.js: run \`npm run build\` and commit dist/`);
+        stale = true;
+      } else {
+        console.log('%s is up to date (%d bytes)', name, Buffer.byteLength(code));
+      }
+    } else {
+      await writeFile(dist, code);
+      console.log('wrote %s (%d bytes)', name, Buffer.byteLength(code));
     }
-    console.log('dist/e.js is up to date (%d bytes)', Buffer.byteLength(code));
-  } else {
-    await mkdir(root + 'dist', { recursive: true });
-    await writeFile(DIST, code);
-    console.log('wrote dist/e.js (%d bytes)', Buffer.byteLength(code));
   }
+  if (stale) process.exit(1);
 }

@@ -10,6 +10,11 @@
  *
  * Size matters (budget: 1.5 KB gzipped, see README.md): prefer short code
  * paths over generality, and let the minifier rename everything local.
+ *
+ * Two builds come from this file (scripts/build.mjs): dist/e.js, the core,
+ * with EXT defined false, and dist/e.ext.js with EXT true, which adds the
+ * outbound-link and file-download clicks (data-outbound, data-downloads).
+ * They do not fit the core's budget, and most sites do not want them.
  */
 (function (w, d) {
   var script = d.currentScript || d.querySelector('script[data-site]');
@@ -76,7 +81,7 @@
   var tick = now();
   var ticks = 0;
 
-  var send = (n, props, depth) => {
+  var send = (n, props, depth, rv) => {
     if (skip) return;
     deepest(); // the scroll event of a last-moment scroll may not have fired yet (leave)
     var body = {
@@ -85,6 +90,8 @@
     };
     if (n == 'pageview' && d.referrer) body.r = d.referrer;
     if (props) body.p = props;
+    // Revenue of a goal (SPEC §6): only the two keys the server reads.
+    if (rv) body.rv = { amount: rv.amount, currency: rv.currency };
     save('sessionStorage', session);
     body = JSON.stringify(body);
     // sendBeacon sends text/plain: a simple request, no CORS preflight.
@@ -137,6 +144,26 @@
   }, 1000);
 
   on(w, 'pagehide', () => send('leave'));
+
+  if (EXT) {
+    // data-outbound: a click on a link to another host is "Outbound Link: Click";
+    // data-downloads[="pdf,zip"]: a click on a link whose path ends in one of
+    // these extensions (default: the list below) is "File Download". Both carry
+    // the link in props.url (cut to 256 chars). Plausible's names, so its goals
+    // carry over. Middle clicks (auxclick) count too; a download wins over outbound.
+    let outbound = attr('outbound') != null;
+    let files = attr('downloads');
+    files = files != null && RegExp('\\.(' + ((files || 'pdf,xlsx,xls,docx,doc,txt,rtf,csv,exe,key,pps,ppt,pptx,7z,pkg,rar,gz,zip,avi,mov,mp4,mpeg,mpg,wmv,midi,mid,mp3,wav,wma,dmg,iso,msi')
+      .match(/\w+/g) || []).join('|') + ')$', 'i');
+    ['click', 'auxclick'].forEach((t) =>
+      on(d, t, (e) => {
+        var a = e.target.closest && e.target.closest('a'), u = a && a.href;
+        if (typeof u != 'string' || !u) return; // no link, or an SVG <a>
+        u = { url: u.slice(0, 256) };
+        if (files && files.test(a.pathname)) send('File Download', u);
+        else if (outbound && /^https?:$/.test(a.protocol) && a.host != loc.host) send('Outbound Link: Click', u);
+      }));
+  }
   // Back/forward cache restore: a new page view of the same URL.
   on(w, 'pageshow', (e) => { if (e.persisted) { page = 0; pageview(); } });
 
@@ -152,14 +179,15 @@
   on(w, 'popstate', pageview);
   if (hashNav) on(w, 'hashchange', pageview);
 
-  // Custom goals: edgestat(name, props); props: at most 16 keys, string values ≤ 256 chars.
-  w.edgestat = (name, props) => {
+  // Custom goals: edgestat(name, props, {revenue: {amount, currency}});
+  // props: at most 16 keys, string values ≤ 256 chars.
+  w.edgestat = (name, props, o) => {
     var p, k, i = 0;
     if (props) {
       p = {};
       for (k in props) if (i++ < 16) p[k] = String(props[k]).slice(0, 256);
     }
-    send(String(name).slice(0, 64), p);
+    send(String(name).slice(0, 64), p, 0, o && o.revenue);
   };
   w.edgestat.es = 1;
 
