@@ -77,6 +77,14 @@ for my $e ([ 'e1', $edge1 ], [ 'e2', $edge2 ])
 is($edge1->safe_psql('postgres', 'SELECT site_id, domain FROM edgestat.sites'),
 	$center->safe_psql('postgres', 'SELECT site_id, domain FROM edgestat.sites'),
 	'the center\'s sites reached the edge, same ids');
+($rc, $out, $err) = $edge1->psql('postgres', "SELECT edgestat.add_site('new.org')");
+like($err, qr/this node is an edge/, 'an attached edge refuses to register a site');
+$center->safe_psql('postgres', "SELECT edgestat.add_site('new.org')");
+$center->safe_psql('postgres',
+	"SELECT edgestat.attach_edge('e1', '" . conn($edge1) . "')");
+is($edge1->safe_psql('postgres', "SELECT site_id FROM edgestat.sites WHERE domain = 'new.org'"),
+	$center->safe_psql('postgres', "SELECT site_id FROM edgestat.sites WHERE domain = 'new.org'"),
+	'a site added on the center reaches the edge when attach_edge runs again');
 is($center->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription'), '2',
 	'one subscription per edge');
 is($edge1->safe_psql('postgres',

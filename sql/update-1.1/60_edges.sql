@@ -325,3 +325,26 @@ REVOKE ALL ON FUNCTION edgestat.edge_collect(), edgestat.edge_flush(),
 	edgestat.edge_remote(text, text), edgestat.edge_center_setup(),
 	edgestat.attach_edge(text, text), edgestat.detach_edge(text), edgestat.edges(),
 	edgestat.apply_retention(interval) FROM PUBLIC;
+
+-- An edge registers no sites of its own: one it made up after the attach
+-- could take an id its center uses for another domain, and its events
+-- would be merged under that other site.  attach_edge's own connection
+-- (application_name edgestat) writes the center's sites; replicated or
+-- restored rows do not fire this trigger (ENABLE ORIGIN, the default).
+CREATE FUNCTION edgestat.refuse_edge_sites() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+	IF current_setting('application_name') <> 'edgestat'
+	   AND EXISTS (SELECT FROM pg_replication_slots
+				   WHERE slot_type = 'logical' AND slot_name LIKE 'edgestat\_%'
+					 AND database = current_database()) THEN
+		RAISE EXCEPTION 'this node is an edge: sites are registered on its center'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Run edgestat.add_site() on the center, then edgestat.attach_edge() there again to hand the site to this edge.';
+	END IF;
+	RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER refuse_edge_sites BEFORE INSERT OR UPDATE ON edgestat.sites
+	FOR EACH ROW EXECUTE FUNCTION edgestat.refuse_edge_sites();
+REVOKE ALL ON FUNCTION edgestat.refuse_edge_sites() FROM PUBLIC;
