@@ -1,0 +1,547 @@
+/*-------------------------------------------------------------------------
+ *
+ * edges.c
+ *	  The center's side of edges (docs/scale.md): events that logical
+ *	  replication applies from an edge go through the same writer as local
+ *	  ingest, one batch per replicated transaction; and the one remote call
+ *	  attach_edge/detach_edge/edges() need on the edge.
+ *
+ * An edge publishes edgestat.events through its partition root, so the
+ * apply worker inserts into the center's edgestat.events.  A BEFORE ROW
+ * trigger (ENABLE ALWAYS, so that it fires in the apply worker, whose
+ * session_replication_role is replica) takes each row out of that insert
+ * and collects it; the first row of a transaction also inserts a marker
+ * into edgestat.edge_flush, whose deferred constraint trigger runs at
+ * commit, after every row of the transaction was collected.  That trigger
+ * drops events another edge already delivered (a client that retried
+ * elsewhere), then hands the rest to es_batch_write: raw events, the
+ * max-merge into sessions and visitors, and the rollups folded in C, as an
+ * edge's HTTP worker writes them.  The apply worker applies one edge
+ * transaction -- one HTTP batch of that edge -- as one transaction here,
+ * so the center writes as many statements as the edges did.
+ *
+ * Merges from different edges are serialized by an advisory lock held to
+ * commit: the duplicate check reads what the other edge's merge wrote,
+ * and the writer's "session created concurrently" check would otherwise
+ * fail one of two edges that carry the same session.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "replication/logicalworker.h"
+#include "replication/walreceiver.h"
+#include "replication/worker_internal.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
+
+#include "batch.h"
+#include "pipeline.h"
+#include "shmem.h"
+
+/* Rows the apply worker gave us in this transaction; NULL: none yet. */
+static EsBatch *pending = NULL;
+static bool flushing = false;
+static bool callback_registered = false;
+static uint32 flushes = 0;
+
+static void
+edges_xact_callback(XactEvent event, void *arg)
+{
+	/* The batch lives in TopTransactionContext: gone with it. */
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+	{
+		pending = NULL;
+		flushing = false;
+	}
+}
+
+static char *
+text_attr(HeapTuple tup, TupleDesc desc, const char *name, MemoryContext cxt)
+{
+	bool		isnull;
+	int			col = SPI_fnumber(desc, name);
+	Datum		d;
+
+	if (col <= 0)
+		elog(ERROR, "edgestat: edgestat.events has no column \"%s\"", name);
+	d = heap_getattr(tup, col, desc, &isnull);
+	if (isnull)
+		return NULL;
+	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
+}
+
+static Datum
+attr(HeapTuple tup, TupleDesc desc, const char *name, bool *isnull)
+{
+	int			col = SPI_fnumber(desc, name);
+
+	if (col <= 0)
+		elog(ERROR, "edgestat: edgestat.events has no column \"%s\"", name);
+	return heap_getattr(tup, col, desc, isnull);
+}
+
+static EsEventKind
+kind_of(const char *name)
+{
+	if (strcmp(name, "pageview") == 0)
+		return ES_EVENT_PAGEVIEW;
+	if (strcmp(name, "heartbeat") == 0)
+		return ES_EVENT_HEARTBEAT;
+	if (strcmp(name, "scroll") == 0)
+		return ES_EVENT_SCROLL;
+	if (strcmp(name, "interaction") == 0)
+		return ES_EVENT_INTERACTION;
+	if (strcmp(name, "leave") == 0)
+		return ES_EVENT_LEAVE;
+	return ES_EVENT_CUSTOM;
+}
+
+/* One replicated events row, as the pipeline would have enriched it. */
+static void
+collect_row(EsBatch *batch, HeapTuple tup, TupleDesc desc)
+{
+	MemoryContext cxt = batch->cxt;
+	EsEventRow *row;
+	EsGeo	   *geo;
+	bool		isnull;
+	Datum		d;
+
+	if (batch->nrows >= batch->maxrows)
+	{
+		batch->maxrows = Max(64, batch->maxrows * 2);
+		if (batch->rows == NULL)
+			batch->rows = MemoryContextAlloc(cxt, batch->maxrows * sizeof(EsEventRow));
+		else
+			batch->rows = repalloc(batch->rows, batch->maxrows * sizeof(EsEventRow));
+	}
+	row = &batch->rows[batch->nrows];
+	memset(row, 0, sizeof(*row));
+
+	row->ts = DatumGetTimestampTz(attr(tup, desc, "ts", &isnull));
+	row->site_id = DatumGetInt32(attr(tup, desc, "site_id", &isnull));
+	row->domain = "";
+	memcpy(row->visitor.data,
+		   DatumGetUUIDP(attr(tup, desc, "visitor_id", &isnull))->data, 16);
+	memcpy(row->session.data,
+		   DatumGetUUIDP(attr(tup, desc, "session_id", &isnull))->data, 16);
+	row->name = text_attr(tup, desc, "name", cxt);
+	row->kind = kind_of(row->name);
+	row->path = text_attr(tup, desc, "path", cxt);
+	row->referrer_host = text_attr(tup, desc, "referrer_host", cxt);
+	row->utm_source = text_attr(tup, desc, "utm_source", cxt);
+	row->utm_medium = text_attr(tup, desc, "utm_medium", cxt);
+	row->utm_campaign = text_attr(tup, desc, "utm_campaign", cxt);
+
+	d = attr(tup, desc, "seq", &isnull);
+	row->has_seq = !isnull;
+	row->seq = isnull ? 0 : DatumGetInt32(d);
+	d = attr(tup, desc, "scroll", &isnull);
+	row->has_scroll = !isnull;
+	row->scroll = isnull ? 0 : DatumGetInt16(d);
+	d = attr(tup, desc, "engaged_ms", &isnull);
+	row->has_engaged = !isnull;
+	row->engaged_ms = isnull ? 0 : DatumGetInt64(d);
+	d = attr(tup, desc, "interactions", &isnull);
+	row->has_interactions = !isnull;
+	row->interactions = isnull ? 0 : DatumGetInt64(d);
+	d = attr(tup, desc, "viewport", &isnull);
+	row->has_width = !isnull;
+	row->viewport = isnull ? 0 : DatumGetInt32(d);
+
+	row->browser = text_attr(tup, desc, "browser", cxt);
+	row->os = text_attr(tup, desc, "os", cxt);
+	row->device = text_attr(tup, desc, "device", cxt);
+
+	/*
+	 * The edge stored its lookup's fields, empty ones as NULL: a row with
+	 * any of them was a found lookup.
+	 */
+	geo = MemoryContextAllocZero(cxt, sizeof(EsGeo));
+	{
+		char	   *country = text_attr(tup, desc, "country", cxt);
+		char	   *region = text_attr(tup, desc, "region", cxt);
+		char	   *city = text_attr(tup, desc, "city", cxt);
+		Datum		lat = attr(tup, desc, "latitude", &isnull);
+
+		if (!isnull)
+		{
+			bool		lonnull;
+			Datum		lon = attr(tup, desc, "longitude", &lonnull);
+
+			geo->has_location = !lonnull;
+			geo->latitude = DatumGetFloat8(lat);
+			geo->longitude = lonnull ? 0 : DatumGetFloat8(lon);
+		}
+		if (country)
+			strlcpy(geo->country, country, sizeof(geo->country));
+		if (region)
+			strlcpy(geo->region, region, sizeof(geo->region));
+		if (city)
+			strlcpy(geo->city, city, sizeof(geo->city));
+		geo->found = country || region || city || geo->has_location;
+	}
+	row->geo = geo->found ? geo : NULL;
+
+	d = attr(tup, desc, "props", &isnull);
+	if (!isnull)
+		row->props = MemoryContextStrdup(cxt,
+										 JsonbToCString(NULL,
+														&DatumGetJsonbP(d)->root,
+														VARSIZE(DatumGetPointer(d))));
+	batch->nrows++;
+}
+
+PG_FUNCTION_INFO_V1(edgestat_edge_collect);
+
+/*
+ * BEFORE INSERT FOR EACH ROW on edgestat.events (ENABLE ALWAYS): in the
+ * apply worker, takes the row for the merge at commit; anywhere else, or
+ * for the merge's own insert, lets the row through.
+ */
+Datum
+edgestat_edge_collect(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edgestat.edge_collect() must be a BEFORE INSERT row trigger")));
+
+	if (!IsLogicalWorker() || flushing)
+		return PointerGetDatum(td->tg_trigtuple);
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(edges_xact_callback, NULL);
+		callback_registered = true;
+	}
+	if (pending == NULL)
+	{
+		int			rc;
+
+		pending = es_batch_create(TopTransactionContext);
+		/* the marker whose deferred trigger merges at commit */
+		SPI_connect();
+		rc = SPI_execute("INSERT INTO edgestat.edge_flush DEFAULT VALUES",
+						 false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "edgestat: could not queue the edge merge: %s",
+				 SPI_result_code_string(rc));
+		SPI_finish();
+	}
+	collect_row(pending, td->tg_trigtuple, RelationGetDescr(td->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+/* The subscription's edge: subscriptions are named edgestat_<edge>. */
+static const char *
+current_edge(void)
+{
+	if (MySubscription && strncmp(MySubscription->name, "edgestat_", 9) == 0)
+		return MySubscription->name + 9;
+	return MySubscription ? MySubscription->name : "";
+}
+
+static const char *const dedup_sql =
+"WITH k AS MATERIALIZED ("
+"  SELECT u.i, pg_catalog.md5(pg_catalog.concat_ws(';', u.s, u.v, u.se, u.n, u.p, u.q))::uuid AS key, u.t"
+"  FROM ROWS FROM (pg_catalog.unnest($1::int[]), pg_catalog.unnest($2::uuid[]),"
+"                  pg_catalog.unnest($3::uuid[]), pg_catalog.unnest($4::text[]),"
+"                  pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::int[]),"
+"                  pg_catalog.unnest($7::timestamptz[]))"
+"       WITH ORDINALITY AS u(s, v, se, n, p, q, t, i)"
+"), dup AS MATERIALIZED ("
+"  SELECT k.i FROM k JOIN edgestat.edge_dedup d ON d.key = k.key"
+"  WHERE d.edge <> $8 AND k.t >= d.ts - $9 AND k.t <= d.ts + $9"
+"), ins AS ("
+"  INSERT INTO edgestat.edge_dedup AS d (key, edge, ts)"
+"  SELECT DISTINCT ON (k.key) k.key, $8, k.t FROM k"
+"  WHERE k.i NOT IN (SELECT i FROM dup) ORDER BY k.key, k.t DESC"
+"  ON CONFLICT (key) DO UPDATE SET edge = excluded.edge, ts = excluded.ts"
+") SELECT i::int FROM dup";
+static SPIPlanPtr dedup_plan = NULL;
+
+static Datum
+build_array(Datum *values, bool *nulls, int n, Oid type)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, type,
+											  typlen, typbyval, typalign));
+}
+
+/*
+ * Drops from the batch the events another edge delivered already within
+ * the duplicate window.  Key: (site, visitor, session, name, path, seq),
+ * what the event table keeps of the edge's own dedup key.
+ */
+static void
+drop_duplicates(EsBatch *batch, const char *edge)
+{
+	int			n = batch->nrows;
+	Datum	   *cols[7];
+	bool	   *nulls[7];
+	Datum		params[9];
+	char		pnulls[9];
+	static const Oid elem[7] = {INT4OID, UUIDOID, UUIDOID, TEXTOID, TEXTOID,
+	INT4OID, TIMESTAMPTZOID};
+	bool	   *drop;
+	int			rc;
+	int			kept;
+
+	for (int c = 0; c < 7; c++)
+	{
+		cols[c] = palloc(sizeof(Datum) * n);
+		nulls[c] = palloc0(sizeof(bool) * n);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		EsEventRow *r = &batch->rows[i];
+
+		cols[0][i] = Int32GetDatum(r->site_id);
+		cols[1][i] = UUIDPGetDatum(&r->visitor);
+		cols[2][i] = UUIDPGetDatum(&r->session);
+		cols[3][i] = CStringGetTextDatum(r->name);
+		cols[4][i] = CStringGetTextDatum(r->path);
+		cols[5][i] = Int32GetDatum(r->seq);
+		nulls[5][i] = !r->has_seq;
+		cols[6][i] = TimestampTzGetDatum(r->ts);
+	}
+	for (int c = 0; c < 7; c++)
+		params[c] = build_array(cols[c], nulls[c], n, elem[c]);
+	params[7] = CStringGetTextDatum(edge);
+	params[8] = DirectFunctionCall3(interval_in,
+									CStringGetDatum(GetConfigOption("edgestat.dedup_window",
+																	   false, false)),
+									ObjectIdGetDatum(InvalidOid),
+									Int32GetDatum(-1));
+	memset(pnulls, ' ', sizeof(pnulls));
+
+	if (dedup_plan == NULL)
+	{
+		Oid			types[9] = {INT4ARRAYOID, UUIDARRAYOID, UUIDARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID,
+		TEXTOID, INTERVALOID};
+		SPIPlanPtr	plan = SPI_prepare(dedup_sql, 9, types);
+
+		if (plan == NULL)
+			elog(ERROR, "edgestat: could not prepare the edge dedup: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		dedup_plan = plan;
+	}
+	rc = SPI_execute_plan(dedup_plan, params, pnulls, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "edgestat: edge dedup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return;
+
+	drop = palloc0(sizeof(bool) * n);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int			i = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+													SPI_tuptable->tupdesc, 1, &isnull));
+
+		drop[i - 1] = true;
+	}
+	kept = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if (!drop[i])
+			batch->rows[kept++] = batch->rows[i];
+	}
+	batch->nrows = kept;
+}
+
+PG_FUNCTION_INFO_V1(edgestat_edge_flush);
+
+/*
+ * Deferred AFTER INSERT constraint trigger on edgestat.edge_flush (ENABLE
+ * ALWAYS): at commit of a replicated transaction, merges what
+ * edge_collect took.
+ */
+Datum
+edgestat_edge_flush(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	EsBatch    *batch = pending;
+	const char *edge;
+	MemoryContext old;
+	TimestampTz last = 0;
+	int64		merged;
+	int			rc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edgestat.edge_flush() must be an AFTER trigger")));
+	if (batch == NULL)
+		return PointerGetDatum(NULL);
+
+	pending = NULL;
+	edge = current_edge();
+	old = MemoryContextSwitchTo(batch->cxt);
+
+	SPI_connect();
+	rc = SPI_execute("SELECT pg_catalog.pg_advisory_xact_lock(1701078131, 14)",
+					 false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "edgestat: could not lock the edge merge");
+
+	/* the NOTIFY payload names the site's domain */
+	rc = SPI_execute("SELECT site_id, domain FROM edgestat.sites", true, 0);
+	if (rc == SPI_OK_SELECT)
+	{
+		for (int i = 0; i < batch->nrows; i++)
+		{
+			EsEventRow *r = &batch->rows[i];
+
+			for (uint64 s = 0; s < SPI_processed; s++)
+			{
+				bool		isnull;
+
+				if (DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[s],
+												SPI_tuptable->tupdesc, 1, &isnull)) == r->site_id)
+				{
+					r->domain = MemoryContextStrdup(batch->cxt,
+													SPI_getvalue(SPI_tuptable->vals[s],
+																 SPI_tuptable->tupdesc, 2));
+					break;
+				}
+			}
+		}
+	}
+
+	drop_duplicates(batch, edge);
+	for (int i = 0; i < batch->nrows; i++)
+		last = Max(last, batch->rows[i].ts);
+	merged = batch->nrows;
+
+	/* Rare pruning of keys far past any duplicate window. */
+	if ((++flushes & 255) == 0)
+		SPI_execute("DELETE FROM edgestat.edge_dedup WHERE ts < pg_catalog.now() - interval '1 day'",
+					false, 0);
+
+	{
+		Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, INT8OID};
+		Datum		vals[3] = {CStringGetTextDatum(edge), TimestampTzGetDatum(last),
+		Int64GetDatum(merged)};
+		char		nulls[3] = {' ', merged > 0 ? ' ' : 'n', ' '};
+
+		SPI_execute_with_args("UPDATE edgestat.edge_nodes SET"
+							  " last_event = GREATEST(last_event, $2),"
+							  " events = events + $3"
+							  " WHERE name = $1",
+							  3, types, vals, nulls, false, 0);
+	}
+
+	/* the marker is done with */
+	SPI_execute("DELETE FROM edgestat.edge_flush", false, 0);
+	SPI_finish();
+
+	flushing = true;
+	PG_TRY();
+	{
+		es_batch_write(batch);
+	}
+	PG_FINALLY();
+	{
+		flushing = false;
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(old);
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(edgestat_edge_remote);
+
+/*
+ * edge_remote(conninfo text, query text) RETURNS text: runs one statement
+ * on another node over a replication=database connection (the kind a
+ * subscription opens, with the role it would use), returning the first
+ * column of the first row as text, or NULL.  Errors of the remote side are
+ * raised here with their message.
+ */
+Datum
+edgestat_edge_remote(PG_FUNCTION_ARGS)
+{
+	char	   *conninfo = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	WalReceiverConn *conn;
+	WalRcvExecResult *res;
+	char	   *err = NULL;
+	Oid			types[1] = {TEXTOID};
+	text	   *result = NULL;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may reach edges")));
+
+	load_file("libpqwalreceiver", false);
+	conn = walrcv_connect(conninfo, true, "edgestat", &err);
+	if (conn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not connect to the edge: %s", err ? err : "")));
+
+	res = walrcv_exec(conn, query, 1, types);
+	if (res->status == WALRCV_ERROR)
+	{
+		char	   *msg = pstrdup(res->err ? res->err : "");
+
+		walrcv_disconnect(conn);
+		ereport(ERROR,
+				(errcode(res->sqlstate ? res->sqlstate : ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("the edge refused: %s", msg),
+				 errdetail("Statement: %s", query)));
+	}
+	if (res->status == WALRCV_OK_TUPLES && res->tuplestore)
+	{
+		TupleTableSlot *slot = MakeSingleTupleTableSlot(res->tupledesc,
+														&TTSOpsMinimalTuple);
+
+		if (tuplestore_gettupleslot(res->tuplestore, true, false, slot))
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(slot, 1, &isnull);
+
+			if (!isnull)
+				result = cstring_to_text(TextDatumGetCString(d));
+		}
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	walrcv_clear_result(res);
+	walrcv_disconnect(conn);
+
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
+}
