@@ -19,6 +19,7 @@
 #include "dedup.h"
 #include "geo.h"
 #include "http.h"
+#include "identity.h"
 #include "live.h"
 #include "pipeline.h"
 #include "ratelimit.h"
@@ -68,6 +69,7 @@ _PG_init(void)
 	es_live_init();
 	es_geo_init();
 	es_writer_init();
+	es_identity_init();
 	es_http_init();
 	es_shmem_install_hooks();
 
