@@ -497,32 +497,35 @@ es_compat_umami(const char *body, size_t len, EsCompatOut *out,
 		return fail(err, errlen, "type must be \"event\" or \"identify\"");
 	}
 
+	/*
+	 * url is a path (the tracker's) or absolute; without a hostname, or
+	 * without a url at all (@umami/node's track(name, data)), the page is
+	 * on the site's own domain, set with the domain (es_compat_set_domain).
+	 */
 	url = cJSON_GetObjectItemCaseSensitive(payload, "url");
 	hostname = cJSON_GetObjectItemCaseSensitive(payload, "hostname");
-	if (!cJSON_IsString(url))
+	if (url != NULL && !cJSON_IsNull(url) && !cJSON_IsString(url))
 	{
 		cJSON_Delete(root);
-		return fail(err, errlen, "payload.url is required");
+		return fail(err, errlen, "payload.url must be a string");
 	}
-	if (is_absolute(url->valuestring))
+	if (cJSON_IsString(hostname) &&
+		(hostname->valuestring[0] == '\0' || strpbrk(hostname->valuestring, "/?#@ ") != NULL))
+	{
+		cJSON_Delete(root);
+		return fail(err, errlen, "payload.hostname must be a host name");
+	}
+	if (cJSON_IsString(url) && is_absolute(url->valuestring))
 		u = cJSON_CreateString(url->valuestring);
 	else
 	{
-		size_t		hl,
-					ul;
-		char	   *buf;
+		const char *path = cJSON_IsString(url) ? url->valuestring : "/";
+		const char *host = cJSON_IsString(hostname) ? hostname->valuestring : "";
+		size_t		n = strlen(host) + strlen(path) + 10;
+		char	   *buf = cJSON_malloc(n);
 
-		if (!cJSON_IsString(hostname) || hostname->valuestring[0] == '\0' ||
-			strpbrk(hostname->valuestring, "/?#@ ") != NULL)
-		{
-			cJSON_Delete(root);
-			return fail(err, errlen, "payload.hostname is required when payload.url is a path");
-		}
-		hl = strlen(hostname->valuestring);
-		ul = strlen(url->valuestring);
-		buf = cJSON_malloc(hl + ul + 10);
-		snprintf(buf, hl + ul + 10, "https://%s%s%s", hostname->valuestring,
-				 url->valuestring[0] == '/' ? "" : "/", url->valuestring);
+		/* no host yet: "https:///path", completed by es_compat_set_domain */
+		snprintf(buf, n, "https://%s%s%s", host, path[0] == '/' ? "" : "/", path);
 		u = cJSON_CreateString(buf);
 		cJSON_free(buf);
 	}
@@ -579,10 +582,20 @@ es_compat_set_domain(EsCompatOut *out, const char *domain)
 	for (int i = 0; i < out->count; i++)
 	{
 		EsCompatItem *item = &out->items[i];
+		cJSON	   *u = cJSON_GetObjectItemCaseSensitive(item->beacon, "u");
 
 		cJSON_DeleteItemFromObjectCaseSensitive(item->beacon, "d");
 		cJSON_AddStringToObject(item->beacon, "d", domain);
 		item->domain = cJSON_GetObjectItemCaseSensitive(item->beacon, "d")->valuestring;
+		if (cJSON_IsString(u) && strncmp(u->valuestring, "https:///", 9) == 0)
+		{
+			size_t		n = strlen(domain) + strlen(u->valuestring) + 1;
+			char	   *buf = cJSON_malloc(n);
+
+			snprintf(buf, n, "https://%s%s", domain, u->valuestring + 8);
+			cJSON_ReplaceItemInObjectCaseSensitive(item->beacon, "u", cJSON_CreateString(buf));
+			cJSON_free(buf);
+		}
 	}
 }
 

@@ -266,7 +266,27 @@ test_umami(void)
 	refused(true, "{\"type\":\"event\",\"payload\":{\"website\":\"nope\",\"url\":\"/\"}}",
 			"public_id");
 	refused(true, "{\"type\":\"event\",\"payload\":{\"website\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\","
-			"\"url\":\"/x\"}}", "hostname");
+			"\"url\":\"/x\",\"hostname\":\"a.com/x\"}}", "hostname");
+	refused(true, "{\"type\":\"event\",\"payload\":{\"website\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\","
+			"\"url\":5}}", "url");
+
+	/* no hostname, no url (@umami/node's track(name, data)): the site's domain */
+	body = "{\"type\":\"event\",\"payload\":{\"website\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\","
+		"\"name\":\"x\"}}";
+	if (CHECK(es_compat_umami(body, strlen(body), &out, err, sizeof(err))))
+	{
+		es_compat_set_domain(&out, "c.org");
+		CHECK_STR(cJSON_GetObjectItem(out.items[0].beacon, "u")->valuestring, "https://c.org/");
+		es_compat_free(&out);
+	}
+	body = "{\"type\":\"event\",\"payload\":{\"website\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\","
+		"\"url\":\"docs?a=1\"}}";
+	if (CHECK(es_compat_umami(body, strlen(body), &out, err, sizeof(err))))
+	{
+		es_compat_set_domain(&out, "c.org");
+		CHECK_STR(cJSON_GetObjectItem(out.items[0].beacon, "u")->valuestring, "https://c.org/docs?a=1");
+		es_compat_free(&out);
+	}
 	refused(true, "{\"type\":\"event\",\"payload\":{\"website\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\","
 			"\"url\":\"/x\",\"hostname\":\"a.com\",\"name\":5}}", "name");
 	refused(true, "{\"type\":\"other\",\"payload\":{\"website\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\"}}",
