@@ -434,7 +434,11 @@ BEGIN
 
 	RETURN jsonb_build_object(
 		'results', res,
-		'meta', '{}'::jsonb,
+		'meta', CASE WHEN EXISTS (
+					SELECT 1 FROM edgestat.imported_days i
+					WHERE i.site_id = sid AND i.day >= (since AT TIME ZONE 'UTC')::date
+					  AND i.day < (until AT TIME ZONE 'UTC')::date)
+				THEN '{"imports_included": true}'::jsonb ELSE '{}'::jsonb END,
 		'query', jsonb_build_object(
 			'site_id', dom,
 			'metrics', to_jsonb(metrics),
