@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -445,6 +446,102 @@ check_props(const cJSON *obj, const cJSON **out, int index, EsBeaconError *err)
 	return true;
 }
 
+/*
+ * "rv": {"amount": 19.9 or "19.90", "currency": "EUR"}.  The amount comes
+ * out as a plain decimal without leading zeros, trailing fraction zeros or
+ * exponent, so that the database's numeric gets exactly what was meant
+ * ("19.90" and 19.9 both give "19.9").  Other keys of rv are ignored.
+ */
+static bool
+check_revenue(const cJSON *obj, EsBeacon *b, int index, EsBeaconError *err)
+{
+	const cJSON *rv = get_key(obj, "rv");
+	const cJSON *amount;
+	const cJSON *currency;
+	char		digits[ES_REVENUE_BUF];
+	char	   *out = b->revenue;
+	const char *p;
+	const char *dot = NULL;
+	size_t		nint = 0,
+				nfrac = 0;
+
+	b->has_revenue = false;
+	if (rv == NULL)
+		return true;
+	if (!cJSON_IsObject(rv))
+		return fail(err, index,
+					"\"rv\" must be an object like {\"amount\": 9.99, \"currency\": \"EUR\"}");
+
+	currency = get_key(rv, "currency");
+	if (currency == NULL)
+		return fail(err, index, "\"rv.currency\" is required");
+	if (!cJSON_IsString(currency) || strlen(currency->valuestring) != 3 ||
+		strspn(currency->valuestring, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+		return fail(err, index,
+					"\"rv.currency\" must be an ISO 4217 code of three upper-case letters, like \"EUR\"");
+
+	amount = get_key(rv, "amount");
+	if (amount == NULL)
+		return fail(err, index, "\"rv.amount\" is required");
+	if (cJSON_IsNumber(amount))
+	{
+		double		v = amount->valuedouble;
+		long long	micros;
+
+		/* written so that NaN fails too */
+		if (!(v >= 0.0 && v < ES_MAX_REVENUE_NUMBER))
+			return fail(err, index,
+						"\"rv.amount\" must be a number from 0 to 999999999.999999 (larger amounts as a decimal string)");
+		micros = llround(v * 1e6);
+		snprintf(digits, sizeof(digits), "%lld.%06lld",
+				 micros / 1000000, micros % 1000000);
+	}
+	else if (cJSON_IsString(amount))
+	{
+		for (p = amount->valuestring; *p; p++)
+		{
+			if (*p >= '0' && *p <= '9')
+			{
+				if (dot)
+					nfrac++;
+				else
+					nint++;
+			}
+			else if (*p == '.' && dot == NULL)
+				dot = p;
+			else
+				break;
+		}
+		if (*p != '\0' || nint < 1 || nint > ES_MAX_REVENUE_INT_DIGITS ||
+			(dot && (nfrac < 1 || nfrac > ES_MAX_REVENUE_FRAC_DIGITS)))
+			return fail(err, index,
+						"\"rv.amount\" must be a non-negative decimal like \"19.90\", with at most %d digits before the point and %d after",
+						ES_MAX_REVENUE_INT_DIGITS, ES_MAX_REVENUE_FRAC_DIGITS);
+		memcpy(digits, amount->valuestring, nint + (dot ? 1 + nfrac : 0) + 1);
+	}
+	else
+		return fail(err, index,
+					"\"rv.amount\" must be a number or a decimal string");
+
+	/* normalise: no leading zeros (one digit stays), no trailing fraction zeros */
+	p = digits;
+	while (p[0] == '0' && p[1] >= '0' && p[1] <= '9')
+		p++;
+	strcpy(out, p);
+	if (strchr(out, '.') != NULL)
+	{
+		size_t		n = strlen(out);
+
+		while (out[n - 1] == '0')
+			out[--n] = '\0';
+		if (out[n - 1] == '.')
+			out[--n] = '\0';
+	}
+	memcpy(b->currency, currency->valuestring, 4);
+	b->has_revenue = true;
+	return true;
+}
+
 static bool
 parse_event(const cJSON *obj, EsBeacon *b, int index, EsBeaconError *err)
 {
@@ -493,6 +590,8 @@ parse_event(const cJSON *obj, EsBeacon *b, int index, EsBeaconError *err)
 		return false;
 	b->width = (int32_t) v;
 
+	if (!check_revenue(obj, b, index, err))
+		return false;
 	return check_props(obj, &b->props, index, err);
 }
 

@@ -31,6 +31,16 @@
 #define ES_MAX_INTERACTIONS		INT64_C(2147483647)
 #define ES_MAX_VIEWPORT			100000
 
+/*
+ * Revenue ("rv"): a JSON number below ES_MAX_REVENUE_NUMBER, kept to 6
+ * decimals (a double holds 9 + 6 digits exactly), or a decimal string of
+ * at most 15 + 6 digits; never negative, never an exponent.
+ */
+#define ES_MAX_REVENUE_NUMBER	1e9
+#define ES_MAX_REVENUE_INT_DIGITS 15
+#define ES_MAX_REVENUE_FRAC_DIGITS 6
+#define ES_REVENUE_BUF			(ES_MAX_REVENUE_INT_DIGITS + 1 + ES_MAX_REVENUE_FRAC_DIGITS + 1)
+
 typedef enum EsEventKind
 {
 	ES_EVENT_PAGEVIEW,
@@ -61,6 +71,10 @@ typedef struct EsBeacon
 	int64_t		interactions;	/* ic */
 	int32_t		width;			/* w */
 	const struct cJSON *props;	/* p, an object of strings, or NULL */
+	bool		has_revenue;	/* rv present: both fields below are set */
+	char		revenue[ES_REVENUE_BUF];	/* rv.amount, normalised decimal:
+											 * "19.9", "0", "1200" */
+	char		currency[4];	/* rv.currency, ISO 4217: "EUR" */
 } EsBeacon;
 
 typedef struct EsBeaconList

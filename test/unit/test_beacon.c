@@ -607,6 +607,114 @@ test_event_errors(void)
 	free(s);
 }
 
+/* "rv": revenue, normalised amount and ISO 4217 currency */
+static void
+test_revenue(void)
+{
+	EsBeaconList list;
+	const EsBeacon *b = &list.items[0];
+	static const struct
+	{
+		const char *amount;		/* as written in the body */
+		const char *want;
+	}			ok[] = {
+		{"19.99", "19.99"},
+		{"\"19.90\"", "19.9"},
+		{"0", "0"},
+		{"\"0\"", "0"},
+		{"\"000\"", "0"},
+		{"\"0.50\"", "0.5"},
+		{"\"007.000\"", "7"},
+		{"1200", "1200"},
+		{"1.2e3", "1200"},
+		{"0.1", "0.1"},
+		{"0.0000004", "0"},		/* below a millionth: rounds away */
+		{"0.0000005", "0.000001"},
+		{"999999999.999999", "999999999.999999"},
+		{"\"123456789012345.123456\"", "123456789012345.123456"},
+		{"-0", "0"},
+	};
+
+	/* none: absent or null */
+	if (ONE(EV(""), &list))
+	{
+		CHECK(!b->has_revenue);
+		es_beacon_list_free(&list);
+	}
+	if (ONE(EV(",\"rv\":null"), &list))
+	{
+		CHECK(!b->has_revenue);
+		es_beacon_list_free(&list);
+	}
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+	{
+		if (!ONE(fmt(EV(",\"rv\":{\"amount\":%s,\"currency\":\"EUR\"}"), ok[i].amount),
+				 &list))
+			continue;
+		CHECKF(b->has_revenue && strcmp(b->revenue, ok[i].want) == 0,
+			   "amount %s: got \"%s\", want \"%s\"", ok[i].amount,
+			   b->revenue, ok[i].want);
+		CHECK_STR(b->currency, "EUR");
+		es_beacon_list_free(&list);
+	}
+	/* other keys of rv are ignored; any event may carry it (a pageview here) */
+	if (ONE(EV(",\"rv\":{\"currency\":\"JPY\",\"amount\":1500,\"note\":[1]}"),
+			&list))
+	{
+		CHECK(b->has_revenue && b->kind == ES_EVENT_PAGEVIEW);
+		CHECK_STR(b->revenue, "1500");
+		CHECK_STR(b->currency, "JPY");
+		es_beacon_list_free(&list);
+	}
+	/* one event of an array with revenue, the other without */
+	if (ACCEPTS("[" EV("") "," EV(",\"rv\":{\"amount\":\"5\",\"currency\":\"USD\"}") "]",
+				&list))
+	{
+		CHECK(!list.items[0].has_revenue);
+		CHECK(list.items[1].has_revenue && strcmp(list.items[1].revenue, "5") == 0);
+		es_beacon_list_free(&list);
+	}
+
+	REFUSES(EV(",\"rv\":9.99"), 0, "event 0: \"rv\" must be an object like");
+	REFUSES(EV(",\"rv\":[9.99,\"EUR\"]"), 0, "\"rv\" must be an object");
+	REFUSES(EV(",\"rv\":{}"), 0, "event 0: \"rv.currency\" is required");
+	REFUSES(EV(",\"rv\":{\"amount\":1}"), 0, "\"rv.currency\" is required");
+	REFUSES(EV(",\"rv\":{\"amount\":1,\"currency\":null}"), 0, "\"rv.currency\" is required");
+	REFUSES(EV(",\"rv\":{\"currency\":\"EUR\"}"), 0, "event 0: \"rv.amount\" is required");
+	REFUSES(EV(",\"rv\":{\"amount\":null,\"currency\":\"EUR\"}"), 0, "\"rv.amount\" is required");
+	for (int i = 0; i < 7; i++)
+	{
+		static const char *const bad[] = {"\"eur\"", "\"EURO\"", "\"EU\"", "\"\"",
+		"978", "\"E1R\"", "\"\u00c9UR\""};
+
+		REFUSES(fmt(EV(",\"rv\":{\"amount\":1,\"currency\":%s}"), bad[i]), 0,
+				"event 0: \"rv.currency\" must be an ISO 4217 code of three upper-case letters");
+	}
+	for (int i = 0; i < 4; i++)
+	{
+		static const char *const bad[] = {"-1", "-0.01", "1e9", "1e400"};
+
+		REFUSES(fmt(EV(",\"rv\":{\"amount\":%s,\"currency\":\"EUR\"}"), bad[i]), 0,
+				"event 0: \"rv.amount\" must be a number from 0 to 999999999.999999");
+	}
+	for (int i = 0; i < 11; i++)
+	{
+		static const char *const bad[] = {"\"\"", "\"-1\"", "\"1,5\"", "\"1.\"",
+			"\".5\"", "\"1e3\"", "\" 1\"", "\"1.2.3\"", "\"1.1234567\"",
+		"\"1234567890123456\"", "\"NaN\""};
+
+		REFUSES(fmt(EV(",\"rv\":{\"amount\":%s,\"currency\":\"EUR\"}"), bad[i]), 0,
+				"event 0: \"rv.amount\" must be a non-negative decimal like \"19.90\", with at most 15 digits before the point and 6 after");
+	}
+	REFUSES(EV(",\"rv\":{\"amount\":true,\"currency\":\"EUR\"}"), 0,
+			"\"rv.amount\" must be a number or a decimal string");
+	REFUSES(EV(",\"rv\":{\"amount\":{},\"currency\":\"EUR\"}"), 0,
+			"\"rv.amount\" must be a number or a decimal string");
+	/* the message names the event of an array */
+	REFUSES("[" EV("") "," EV(",\"rv\":{\"amount\":\"x\",\"currency\":\"EUR\"}") "]", 1,
+			"event 1: \"rv.amount\"");
+}
+
 void
 test_beacon(void)
 {
@@ -615,4 +723,5 @@ test_beacon(void)
 	test_arrays();
 	test_body_errors();
 	test_event_errors();
+	test_revenue();
 }

@@ -1,0 +1,769 @@
+-- edgestat 1.1: analytics beyond counts (SPEC section 6), part one.
+-- Owns: revenue on events, goal definitions (edgestat.goal_defs),
+-- edgestat.add_goal(), edgestat.goals(), report filters (filters jsonb on
+-- summary, timeseries and breakdown), edgestat.funnel(), edgestat.retention(),
+-- edgestat.journeys(), edgestat.compare(), and the indexes they read.
+-- The learning score is in 41_score.sql, alerts in 42_alerts.sql.
+--
+-- Ranges: like the 1.0 reports, every function here covers the whole UTC
+-- hours that start in [date_trunc('hour', since), until), so that a figure
+-- does not change when a filter is added or removed (the unfiltered 1.0
+-- reports read hourly rollups).
+--
+-- Filters (SPEC section 6): an object whose keys are breakdown dimensions
+-- and whose values are a string (equals) or an array of strings (any of).
+-- Every key must hold; within a key, any value.  Exactly:
+--   kept sessions  the sessions whose attributes match every session
+--                  dimension (entry_page, exit_page, referrer, utm_*,
+--                  country, region, city, browser, os, device), and, for
+--                  "page" ("event"), that sent a pageview of such a path (an
+--                  event of such a name) inside the range;
+--   kept events    the events of the range whose session is kept; with
+--                  "page", pageviews only of those paths (the other events
+--                  of kept sessions stay).
+-- visitors, pageviews and events count kept events; visits, bounce rate,
+-- views per visit and duration count kept sessions that started in the
+-- range.  An empty object is no filter: summary, timeseries and breakdown
+-- then answer from the 1.0 functions (rollups, HLL visitors), every other
+-- case is computed exactly from the raw tables.
+--
+-- Why the 1.0 report functions keep their names: GRANTs made on
+-- edgestat.summary(text, timestamptz, timestamptz) and its siblings keep
+-- working after ALTER EXTENSION UPDATE (a rename would carry them to an
+-- internal name and leave the public one ungranted).  The filtered variants
+-- are overloads with one more argument; they have no DEFAULT on it, since
+-- a default would make every 1.0-shaped call ambiguous between the two.
+-- Calling without filters therefore reaches the 1.0 function and calling
+-- with '{}' gives the same answer.
+
+-- ---------------------------------------------------------------------
+-- Revenue on events (written by the writer from the beacon's "rv").
+-- ---------------------------------------------------------------------
+ALTER TABLE edgestat.events ADD COLUMN revenue numeric, ADD COLUMN currency text;
+COMMENT ON COLUMN edgestat.events.revenue IS 'amount of the beacon''s "rv" (NULL when none)';
+COMMENT ON COLUMN edgestat.events.currency IS 'ISO 4217 code of the beacon''s "rv" (NULL when none)';
+
+-- No new index on events here: an index (site_id, name, ts) would serve
+-- event goals, funnels, alerts and the page/event filters (see
+-- bench/reports/run, BENCH_NAME_INDEX=1, for its effect), but it is one
+-- more index entry per ingested event and the reports test counts the
+-- indexes of a partition; whether to add it is the ingest path's call.
+
+-- ---------------------------------------------------------------------
+-- Goals.
+-- ---------------------------------------------------------------------
+CREATE TABLE edgestat.goal_defs (
+	goal_id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	site_id int NOT NULL REFERENCES edgestat.sites (site_id) ON DELETE CASCADE,
+	name text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+	event text CHECK (length(event) BETWEEN 1 AND 64),
+	page text CHECK (page LIKE '/%' AND length(page) <= 2048),
+	page_like text,				-- page as a LIKE pattern ('*' -> '%')
+	created_at timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (site_id, name),
+	CHECK ((event IS NULL) <> (page IS NULL)),
+	CHECK ((page IS NULL) = (page_like IS NULL))
+);
+COMMENT ON TABLE edgestat.goal_defs IS
+	'goal definitions: a custom event name or a page path pattern (* = any run of characters), per site';
+REVOKE ALL ON edgestat.goal_defs FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('edgestat.goal_defs', '');
+
+-- Defines (or redefines) a goal; returns its id.  Exactly one of event and
+-- page; page is a path starting with '/', '*' matching any run of
+-- characters.  Bad arguments: ERROR 22023; unknown site: 42704.
+CREATE FUNCTION edgestat.add_goal(site text, goal text, event text DEFAULT NULL,
+								  page text DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	sid int;
+	id int;
+	g text := btrim(goal);
+BEGIN
+	IF site IS NULL THEN
+		RAISE EXCEPTION 'site must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	sid := edgestat.report_site_id(site);
+	IF g IS NULL OR length(g) NOT BETWEEN 1 AND 100 THEN
+		RAISE EXCEPTION 'invalid goal name "%"', goal
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A goal name has 1 to 100 characters.';
+	END IF;
+	IF (event IS NULL) = (page IS NULL) THEN
+		RAISE EXCEPTION 'a goal needs exactly one of event and page'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'edgestat.add_goal(site, goal, event => ''signup'') or (site, goal, page => ''/thanks*'').';
+	END IF;
+	IF event IS NOT NULL AND length(event) NOT BETWEEN 1 AND 64 THEN
+		RAISE EXCEPTION 'invalid goal event "%"', event
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'An event name has 1 to 64 characters, like the beacon''s "n".';
+	END IF;
+	IF page IS NOT NULL AND (page NOT LIKE '/%' OR length(page) > 2048) THEN
+		RAISE EXCEPTION 'invalid goal page "%"', page
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A page is a path starting with "/", where * matches any run of characters, such as /blog/* .';
+	END IF;
+	INSERT INTO edgestat.goal_defs AS d (site_id, name, event, page, page_like)
+	VALUES (sid, g, event, page,
+			replace(replace(replace(replace(page, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%'))
+	ON CONFLICT (site_id, name) DO UPDATE SET
+		event = excluded.event, page = excluded.page, page_like = excluded.page_like
+	RETURNING d.goal_id INTO id;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION edgestat.add_goal(text, text, text, text) IS
+	'defines or redefines a goal: a custom event name, or a page path pattern (* = any characters); returns its id';
+
+-- ---------------------------------------------------------------------
+-- Filters: validation and the SQL they become.
+-- ---------------------------------------------------------------------
+
+-- The filters as (dimension, values) rows, validated: 22023 for anything
+-- that is not an object of known dimensions to strings or arrays of them.
+CREATE FUNCTION edgestat.filter_items(filters jsonb)
+RETURNS TABLE (dim text, vals text[])
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	dims constant text[] := '{page,entry_page,exit_page,referrer,utm_source,utm_medium,utm_campaign,country,region,city,browser,os,device,event}';
+	k text;
+	v jsonb;
+BEGIN
+	IF filters IS NULL THEN
+		RETURN;
+	END IF;
+	IF jsonb_typeof(filters) <> 'object' THEN
+		RAISE EXCEPTION 'filters must be a JSON object, not %', jsonb_typeof(filters)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"country": "DE", "page": ["/pricing", "/signup"]}.';
+	END IF;
+	FOR k, v IN SELECT * FROM jsonb_each(filters) ORDER BY 1 LOOP
+		IF NOT k = ANY (dims) THEN
+			RAISE EXCEPTION 'unknown dimension "%" in filters', k
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'Valid dimensions are: ' || array_to_string(dims, ', ') || '.';
+		END IF;
+		IF jsonb_typeof(v) = 'string' THEN
+			dim := k;
+			vals := ARRAY[v #>> '{}'];
+		ELSIF jsonb_typeof(v) = 'array'
+			  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) x
+							  WHERE jsonb_typeof(x) <> 'string') THEN
+			dim := k;
+			vals := ARRAY(SELECT jsonb_array_elements_text(v));
+		ELSE
+			RAISE EXCEPTION 'filter "%" must be a string or an array of strings, not %', k, v::text
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
+-- The filters as SQL predicates: spred on a session row aliased s, epred
+-- on an event row aliased e.  In the text, $1 is the site id and $2, $3
+-- the range [lo, hi) (the page and event filters look there).  Values are
+-- quoted literals.  No filter: 'true' and 'true'.
+CREATE FUNCTION edgestat.filter_sql(filters jsonb, OUT spred text, OUT epred text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f record;
+BEGIN
+	spred := 'true';
+	epred := 'true';
+	FOR f IN SELECT * FROM edgestat.filter_items(filters) LOOP
+		IF f.dim = 'page' THEN
+			spred := spred || format(
+				' AND s.session_id IN (SELECT x.session_id FROM edgestat.events x'
+				' WHERE x.site_id = $1 AND x.name = %L AND x.ts >= $2 AND x.ts < $3'
+				' AND x.path = ANY (%L::text[]))', 'pageview', f.vals);
+			epred := epred || format(' AND (e.name <> %L OR e.path = ANY (%L::text[]))',
+									 'pageview', f.vals);
+		ELSIF f.dim = 'event' THEN
+			spred := spred || format(
+				' AND s.session_id IN (SELECT x.session_id FROM edgestat.events x'
+				' WHERE x.site_id = $1 AND x.name = ANY (%L::text[]) AND x.ts >= $2'
+				' AND x.ts < $3)', f.vals);
+		ELSE
+			spred := spred || format(' AND s.%I = ANY (%L::text[])',
+				CASE f.dim WHEN 'referrer' THEN 'referrer_host' ELSE f.dim END, f.vals);
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- A query of the kept events of site $1 with ts in [lo, hi) (placeholders
+-- given as text, e.g. '$2', '$3'), and one of the kept sessions that
+-- started in [$2, $3).  extra: more conditions on e (goal candidates).
+CREATE FUNCTION edgestat.filtered_events_sql(filters jsonb, lo text DEFAULT '$2',
+											 hi text DEFAULT '$3', extra text DEFAULT 'true')
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p record := edgestat.filter_sql(filters);
+BEGIN
+	IF p.spred = 'true' THEN
+		RETURN format('SELECT e.* FROM edgestat.events e WHERE e.site_id = $1'
+					  ' AND e.ts >= %s AND e.ts < %s AND (%s)', lo, hi, extra);
+	END IF;
+	RETURN format('SELECT e.* FROM edgestat.events e JOIN edgestat.sessions s'
+				  ' ON s.site_id = e.site_id AND s.session_id = e.session_id'
+				  ' WHERE e.site_id = $1 AND e.ts >= %s AND e.ts < %s AND %s AND %s AND (%s)',
+				  lo, hi, p.spred, p.epred, extra);
+END
+$$;
+
+CREATE FUNCTION edgestat.filtered_sessions_sql(filters jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format('SELECT s.* FROM edgestat.sessions s WHERE s.site_id = $1'
+			  ' AND s.started_at >= $2 AND s.started_at < $3 AND %s',
+			  (edgestat.filter_sql(filters)).spred);
+
+-- ---------------------------------------------------------------------
+-- summary, timeseries, breakdown with filters.
+-- ---------------------------------------------------------------------
+CREATE FUNCTION edgestat.summary(site text, since timestamptz, until timestamptz,
+								 filters jsonb)
+RETURNS TABLE (visitors bigint, visits bigint, pageviews bigint,
+			   views_per_visit numeric, bounce_rate numeric, visit_duration numeric)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	sid int;
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+	jit_was text := current_setting('jit');
+BEGIN
+	PERFORM edgestat.filter_items(filters);		-- validates
+	IF filters = '{}' THEN
+		RETURN QUERY SELECT * FROM edgestat.summary(site, since, until);
+		RETURN;
+	END IF;
+	sid := edgestat.report_site_id(site);
+	PERFORM set_config('jit', 'off', true);
+	RETURN QUERY EXECUTE format($q$
+		WITH e AS MATERIALIZED (%s), s AS MATERIALIZED (%s)
+		SELECT (SELECT count(DISTINCT e.visitor_id) FROM e),
+			   (SELECT count(*) FROM s),
+			   (SELECT count(*) FROM e WHERE e.name = 'pageview'),
+			   round(sum(s.pageviews)::numeric / nullif(count(*), 0), 2),
+			   round(100 * count(*) FILTER (WHERE s.pageviews = 1)::numeric / nullif(count(*), 0), 2),
+			   round(sum((extract(epoch FROM s.last_seen - s.started_at) * 1000)::bigint)
+					 / 1000.0 / nullif(count(*), 0), 2)
+		FROM s$q$, edgestat.filtered_events_sql(filters), edgestat.filtered_sessions_sql(filters))
+	USING sid, lo, hi;
+	PERFORM set_config('jit', jit_was, true);
+END
+$$;
+COMMENT ON FUNCTION edgestat.summary(text, timestamptz, timestamptz, jsonb) IS
+	'summary() restricted by filters (SPEC 6), exact from the raw tables; ''{}'': the 1.0 summary';
+
+CREATE FUNCTION edgestat.report_timeseries_filtered(site text, since timestamptz,
+													until timestamptz, step interval,
+													filters jsonb)
+RETURNS TABLE (bucket timestamptz, visitors bigint, visits bigint, pageviews bigint)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	sid int;
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+	secs numeric := extract(epoch FROM step);
+	jit_was text := current_setting('jit');
+BEGIN
+	PERFORM edgestat.filter_items(filters);
+	IF filters = '{}' THEN
+		RETURN QUERY SELECT * FROM edgestat.report_timeseries(site, since, until, step);
+		RETURN;
+	END IF;
+	-- the same rule and message as report_timeseries()
+	IF extract(year FROM step) <> 0 OR extract(month FROM step) <> 0
+	   OR secs <= 0 OR secs % 3600 <> 0 THEN
+		RAISE EXCEPTION 'invalid bucket "%"', step
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A bucket must be a positive whole number of hours or days, such as ''1 hour'', ''6 hours'' or ''1 day''.';
+	END IF;
+	sid := edgestat.report_site_id(site);
+	PERFORM set_config('jit', 'off', true);
+	RETURN QUERY EXECUTE format($q$
+		WITH e AS (%s), s AS (%s),
+		ev AS (
+			SELECT floor(extract(epoch FROM e.ts - $2) / $4)::int AS i,
+				   count(DISTINCT e.visitor_id) AS v,
+				   count(*) FILTER (WHERE e.name = 'pageview') AS pv
+			FROM e GROUP BY 1
+		), se AS (
+			SELECT floor(extract(epoch FROM s.started_at - $2) / $4)::int AS i,
+				   count(*) AS vi
+			FROM s GROUP BY 1
+		)
+		SELECT $2 + g.i * $4 * interval '1 second', coalesce(ev.v, 0),
+			   coalesce(se.vi, 0), coalesce(ev.pv, 0)
+		FROM generate_series(0, ceil(extract(epoch FROM $3 - $2) / $4)::int - 1) AS g(i)
+		LEFT JOIN ev ON ev.i = g.i LEFT JOIN se ON se.i = g.i
+		ORDER BY g.i$q$, edgestat.filtered_events_sql(filters),
+		edgestat.filtered_sessions_sql(filters))
+	USING sid, lo, hi, secs;
+	PERFORM set_config('jit', jit_was, true);
+END
+$$;
+
+CREATE FUNCTION edgestat.timeseries(site text, since timestamptz, until timestamptz,
+									bucket interval, filters jsonb)
+RETURNS TABLE (bucket timestamptz, visitors bigint, visits bigint, pageviews bigint)
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM edgestat.report_timeseries_filtered($1, $2, $3, $4, $5) $$;
+COMMENT ON FUNCTION edgestat.timeseries(text, timestamptz, timestamptz, interval, jsonb) IS
+	'timeseries() restricted by filters (SPEC 6), exact from the raw tables; ''{}'': the 1.0 timeseries';
+
+CREATE FUNCTION edgestat.breakdown(site text, dimension text, since timestamptz,
+								   until timestamptz, lim int, filters jsonb)
+RETURNS TABLE (value text, visitors bigint, pageviews bigint, events bigint)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	dims constant text[] := '{page,entry_page,exit_page,referrer,utm_source,utm_medium,utm_campaign,country,region,city,browser,os,device,event}';
+	sid int;
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+	col text;
+	jit_was text := current_setting('jit');
+BEGIN
+	IF NOT dimension = ANY (dims) THEN
+		RAISE EXCEPTION 'unknown dimension "%"', dimension
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Valid dimensions are: ' || array_to_string(dims, ', ') || '.';
+	END IF;
+	IF lim < 0 THEN
+		RAISE EXCEPTION 'lim must not be negative'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM edgestat.filter_items(filters);
+	IF filters = '{}' THEN
+		RETURN QUERY SELECT * FROM edgestat.breakdown(site, dimension, since, until, lim);
+		RETURN;
+	END IF;
+	sid := edgestat.report_site_id(site);
+	col := CASE dimension WHEN 'page' THEN 'path' WHEN 'event' THEN 'name'
+						  WHEN 'referrer' THEN 'referrer_host' ELSE dimension END;
+	PERFORM set_config('jit', 'off', true);
+	IF dimension IN ('page', 'event') THEN
+		RETURN QUERY EXECUTE format($q$
+			WITH e AS (%s)
+			SELECT e.%I, count(DISTINCT e.visitor_id),
+				   count(*) FILTER (WHERE e.name = 'pageview'), count(*)
+			FROM e GROUP BY 1
+			ORDER BY 2 DESC, 3 DESC, 4 DESC, e.%I COLLATE "C"
+			LIMIT $4$q$, edgestat.filtered_events_sql(filters), col, col)
+		USING sid, lo, hi, lim;
+	ELSE
+		RETURN QUERY EXECUTE format($q$
+			WITH s AS (%s)
+			SELECT s.%I, count(DISTINCT s.visitor_id), sum(s.pageviews)::bigint,
+				   sum(s.events)::bigint
+			FROM s GROUP BY 1
+			ORDER BY 2 DESC, 3 DESC, 4 DESC, coalesce(s.%I, '') COLLATE "C"
+			LIMIT $4$q$, edgestat.filtered_sessions_sql(filters), col, col)
+		USING sid, lo, hi, lim;
+	END IF;
+	PERFORM set_config('jit', jit_was, true);
+END
+$$;
+COMMENT ON FUNCTION edgestat.breakdown(text, text, timestamptz, timestamptz, int, jsonb) IS
+	'breakdown() restricted by filters (SPEC 6), exact from the raw tables; ''{}'': the 1.0 breakdown';
+
+-- ---------------------------------------------------------------------
+-- goals
+-- ---------------------------------------------------------------------
+
+-- The goals of a site, in the range: one row per goal and currency of its
+-- revenue (a goal without revenue: one row, revenue and currency NULL).
+-- visitors: distinct visitors with a kept event reaching the goal; events:
+-- how many such events; conversion_rate: visitors in percent of the
+-- range's visitors (summary()'s figure with the same filters: the HLL
+-- estimate without filters, exact below 1280 visitors, exact with them).
+CREATE FUNCTION edgestat.goals(site text, since timestamptz, until timestamptz,
+							   filters jsonb DEFAULT '{}')
+RETURNS TABLE (goal text, visitors bigint, events bigint, conversion_rate numeric,
+			   revenue numeric, currency text)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	sid int;
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+	total bigint;
+	names text[];
+	likes text[];
+	jit_was text := current_setting('jit');
+BEGIN
+	PERFORM edgestat.filter_items(filters);
+	sid := edgestat.report_site_id(site);
+	SELECT coalesce(array_agg(d.event) FILTER (WHERE d.event IS NOT NULL), '{}'),
+		   coalesce(array_agg(d.page_like) FILTER (WHERE d.page_like IS NOT NULL), '{}')
+	INTO names, likes
+	FROM edgestat.goal_defs d WHERE d.site_id = sid;
+	SELECT x.visitors INTO total FROM edgestat.summary(site, since, until, filters) x;
+	PERFORM set_config('jit', 'off', true);
+	RETURN QUERY EXECUTE format($q$
+		WITH e AS MATERIALIZED (%s),
+		m AS MATERIALIZED (
+			SELECT d.name AS goal, e.visitor_id, e.revenue, e.currency
+			FROM edgestat.goal_defs d JOIN e
+			  ON CASE WHEN d.event IS NOT NULL THEN e.name = d.event
+					  ELSE e.name = 'pageview' AND e.path LIKE d.page_like END
+			WHERE d.site_id = $1
+		), per_goal AS (
+			SELECT m.goal, count(DISTINCT m.visitor_id) AS v, count(*) AS n
+			FROM m GROUP BY m.goal
+		), per_currency AS (
+			SELECT m.goal, m.currency, sum(m.revenue) AS r
+			FROM m WHERE m.revenue IS NOT NULL AND m.currency IS NOT NULL
+			GROUP BY m.goal, m.currency
+		)
+		SELECT d.name, coalesce(g.v, 0), coalesce(g.n, 0),
+			   round(coalesce(100.0 * coalesce(g.v, 0) / nullif($6, 0), 0), 2),
+			   c.r, c.currency
+		FROM edgestat.goal_defs d
+		LEFT JOIN per_goal g ON g.goal = d.name
+		LEFT JOIN per_currency c ON c.goal = d.name
+		WHERE d.site_id = $1
+		ORDER BY 2 DESC, d.name COLLATE "C", c.currency COLLATE "C"$q$,
+		edgestat.filtered_events_sql(filters, '$2', '$3',
+			'e.name = ANY ($4) OR (e.name = ''pageview'' AND e.path LIKE ANY ($5))'))
+	USING sid, lo, hi, names, likes, total;
+	PERFORM set_config('jit', jit_was, true);
+END
+$$;
+COMMENT ON FUNCTION edgestat.goals(text, timestamptz, timestamptz, jsonb) IS
+	'per goal (and revenue currency): visitors, events, conversion rate (% of visitors), revenue; unknown site: ERROR 42704';
+
+-- ---------------------------------------------------------------------
+-- funnel
+-- ---------------------------------------------------------------------
+
+-- A visitor reaches step k when it reached steps 1..k in that order, each
+-- at or after the previous one, all within "within" of its step-1 time,
+-- step 1 inside the range (later steps may fall after it).  Of a visitor's
+-- step-1 times each is tried, and for each the earliest occurrence of the
+-- next step at or after the previous: taking the earliest never loses a
+-- later step, so the deepest of these runs is the visitor's.
+-- Unknown goal: ERROR 42704; no steps, more than 20, or within not
+-- positive: 22023.
+CREATE FUNCTION edgestat.funnel(site text, steps text[], since timestamptz,
+								until timestamptz, within interval DEFAULT '1 day',
+								filters jsonb DEFAULT '{}')
+RETURNS TABLE (step int, goal text, visitors bigint, conversion_rate numeric,
+			   dropoff bigint)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	sid int;
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+	n int := coalesce(array_length(steps, 1), 0);
+	missing text;
+	names text[];
+	likes text[];
+	jit_was text := current_setting('jit');
+BEGIN
+	IF n NOT BETWEEN 1 AND 20 OR array_ndims(steps) <> 1 THEN
+		RAISE EXCEPTION 'a funnel has 1 to 20 steps, not %', n
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF within <= interval '0' THEN
+		RAISE EXCEPTION 'within must be positive, not "%"', within
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM edgestat.filter_items(filters);
+	sid := edgestat.report_site_id(site);
+	SELECT s.g INTO missing
+	FROM unnest(steps) WITH ORDINALITY AS s(g, i)
+	WHERE NOT EXISTS (SELECT 1 FROM edgestat.goal_defs d
+					  WHERE d.site_id = sid AND d.name = s.g)
+	ORDER BY s.i LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'goal "%" does not exist for site "%"', missing, site
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Define it with edgestat.add_goal().';
+	END IF;
+	SELECT coalesce(array_agg(d.event) FILTER (WHERE d.event IS NOT NULL), '{}'),
+		   coalesce(array_agg(d.page_like) FILTER (WHERE d.page_like IS NOT NULL), '{}')
+	INTO names, likes
+	FROM edgestat.goal_defs d WHERE d.site_id = sid AND d.name = ANY (steps);
+	PERFORM set_config('jit', 'off', true);
+	-- occurrences: (step index, visitor, ts) of every kept event reaching
+	-- a step's goal, from lo to hi + within
+	RETURN QUERY EXECUTE format($q$
+		WITH RECURSIVE e AS MATERIALIZED (%s),
+		occ AS MATERIALIZED (
+			SELECT st.i::int AS k, e.visitor_id, e.ts
+			FROM unnest($6::text[]) WITH ORDINALITY AS st(g, i)
+			JOIN edgestat.goal_defs d ON d.site_id = $1 AND d.name = st.g
+			JOIN e ON CASE WHEN d.event IS NOT NULL THEN e.name = d.event
+						   ELSE e.name = 'pageview' AND e.path LIKE d.page_like END
+		), run AS (
+			SELECT 1 AS k, o.visitor_id, o.ts AS t1, o.ts AS t
+			FROM occ o WHERE o.k = 1 AND o.ts < $3
+			UNION ALL
+			SELECT r.k + 1, r.visitor_id, r.t1, nx.ts
+			FROM run r CROSS JOIN LATERAL (
+				SELECT min(o.ts) AS ts FROM occ o
+				WHERE o.k = r.k + 1 AND o.visitor_id = r.visitor_id
+				  AND o.ts >= r.t AND o.ts <= r.t1 + $7
+			) nx
+			WHERE r.k < $8 AND nx.ts IS NOT NULL
+		), reached AS (
+			SELECT r.visitor_id, max(r.k) AS depth FROM run r GROUP BY 1
+		), per_step AS (
+			SELECT st.i::int AS step, st.g AS goal,
+				   (SELECT count(*) FROM reached x WHERE x.depth >= st.i) AS v
+			FROM unnest($6::text[]) WITH ORDINALITY AS st(g, i)
+		)
+		SELECT p.step, p.goal, p.v,
+			   round(100.0 * p.v / nullif(first_value(p.v) OVER w, 0), 2),
+			   coalesce(lag(p.v) OVER w - p.v, 0)
+		FROM per_step p
+		WINDOW w AS (ORDER BY p.step)
+		ORDER BY p.step$q$,
+		edgestat.filtered_events_sql(filters, '$2', '($3 + $7)',
+			'e.name = ANY ($4) OR (e.name = ''pageview'' AND e.path LIKE ANY ($5))'))
+	USING sid, lo, hi, names, likes, steps, within, n;
+	PERFORM set_config('jit', jit_was, true);
+END
+$$;
+COMMENT ON FUNCTION edgestat.funnel(text, text[], timestamptz, timestamptz, interval, jsonb) IS
+	'ordered goal steps within a time window: visitors per step, conversion (% of step 1), dropoff; unknown goal: ERROR 42704';
+
+-- ---------------------------------------------------------------------
+-- retention
+-- ---------------------------------------------------------------------
+
+-- Cohorts of visitors by the UTC day, week (ISO, from Monday) or month of
+-- their first visit, first visits inside the range; for each cohort the
+-- periods from 0 to the one holding the end of the range, and the cohort's
+-- visitors with a visit (kept session) starting in that period before the
+-- end of the range.  Without filters the first visit is the visitor's
+-- first_seen; with filters, its first kept session.  Bad unit: 22023.
+CREATE FUNCTION edgestat.retention(site text, since timestamptz, until timestamptz,
+								   unit text DEFAULT 'week', filters jsonb DEFAULT '{}')
+RETURNS TABLE (cohort date, visitors bigint, period int, retained bigint, rate numeric)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	sid int;
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+	firsts text;
+	jit_was text := current_setting('jit');
+BEGIN
+	IF unit NOT IN ('day', 'week', 'month') THEN
+		RAISE EXCEPTION 'invalid retention unit "%"', unit
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The unit is day, week or month.';
+	END IF;
+	PERFORM edgestat.filter_items(filters);
+	sid := edgestat.report_site_id(site);
+	IF filters = '{}' THEN
+		-- a first visit in the range is a session that started in it
+		firsts := $f$
+			SELECT v.visitor_id, v.first_seen AS first
+			FROM edgestat.visitors v
+			WHERE v.site_id = $1 AND v.first_seen >= $2 AND v.first_seen < $3
+			  AND v.visitor_id IN (SELECT s.visitor_id FROM edgestat.sessions s
+								   WHERE s.site_id = $1 AND s.started_at >= $2
+									 AND s.started_at < $3)$f$;
+	ELSE
+		firsts := format($f$
+			SELECT s.visitor_id, min(s.started_at) AS first
+			FROM edgestat.sessions s
+			WHERE s.site_id = $1 AND s.started_at < $3 AND %s
+			GROUP BY 1 HAVING min(s.started_at) >= $2$f$,
+			(edgestat.filter_sql(filters)).spred);
+	END IF;
+	PERFORM set_config('jit', 'off', true);
+	RETURN QUERY EXECUTE format($q$
+		WITH f AS MATERIALIZED (
+			SELECT x.visitor_id, date_trunc($4, x.first, 'UTC') AS c FROM (%s) x
+		), sizes AS (
+			SELECT f.c, count(*) AS n FROM f GROUP BY 1
+		), visits AS (
+			SELECT DISTINCT f.c, f.visitor_id,
+				   CASE $4 WHEN 'month' THEN
+						(extract(year FROM date_trunc('month', s.started_at, 'UTC') AT TIME ZONE 'UTC') * 12
+						 + extract(month FROM date_trunc('month', s.started_at, 'UTC') AT TIME ZONE 'UTC')
+						 - extract(year FROM f.c AT TIME ZONE 'UTC') * 12
+						 - extract(month FROM f.c AT TIME ZONE 'UTC'))::int
+				   ELSE floor(extract(epoch FROM date_trunc($4, s.started_at, 'UTC') - f.c)
+							  / CASE $4 WHEN 'day' THEN 86400 ELSE 604800 END)::int
+				   END AS p
+			FROM f JOIN edgestat.sessions s
+			  ON s.site_id = $1 AND s.visitor_id = f.visitor_id
+			 AND s.started_at >= f.c AND s.started_at < $3
+			WHERE %s
+		), grid AS (
+			SELECT sizes.c, sizes.n, g.p
+			FROM sizes, LATERAL generate_series(0,
+				CASE $4 WHEN 'month' THEN
+					(extract(year FROM date_trunc('month', $3 - interval '1 microsecond', 'UTC') AT TIME ZONE 'UTC') * 12
+					 + extract(month FROM date_trunc('month', $3 - interval '1 microsecond', 'UTC') AT TIME ZONE 'UTC')
+					 - extract(year FROM sizes.c AT TIME ZONE 'UTC') * 12
+					 - extract(month FROM sizes.c AT TIME ZONE 'UTC'))::int
+				ELSE floor(extract(epoch FROM date_trunc($4, $3 - interval '1 microsecond', 'UTC') - sizes.c)
+						   / CASE $4 WHEN 'day' THEN 86400 ELSE 604800 END)::int
+				END) AS g(p)
+		)
+		SELECT (grid.c AT TIME ZONE 'UTC')::date, grid.n, grid.p,
+			   CASE WHEN grid.p = 0 THEN grid.n ELSE coalesce(r.k, 0) END,
+			   round(100.0 * CASE WHEN grid.p = 0 THEN grid.n ELSE coalesce(r.k, 0) END / grid.n, 2)
+		FROM grid LEFT JOIN (
+			SELECT visits.c, visits.p, count(*) AS k FROM visits GROUP BY 1, 2
+		) r ON r.c = grid.c AND r.p = grid.p
+		ORDER BY 1, 3$q$, firsts, (edgestat.filter_sql(filters)).spred)
+	USING sid, lo, hi, unit;
+	PERFORM set_config('jit', jit_was, true);
+END
+$$;
+COMMENT ON FUNCTION edgestat.retention(text, timestamptz, timestamptz, text, jsonb) IS
+	'cohorts by UTC day/week/month of first visit: size, and visitors returning in each period; bad unit: ERROR 22023';
+
+-- ---------------------------------------------------------------------
+-- journeys
+-- ---------------------------------------------------------------------
+
+-- The first "steps" pageview paths of each kept session started in the
+-- range (consecutive repeats of one path folded into one; pageviews in
+-- time order, then seq), counted per journey.  Filters select sessions;
+-- the journey is always the session's whole path.  steps 1..20 and lim
+-- >= 0, else 22023.
+CREATE FUNCTION edgestat.journeys(site text, since timestamptz, until timestamptz,
+								  steps int DEFAULT 3, lim int DEFAULT 20,
+								  filters jsonb DEFAULT '{}')
+RETURNS TABLE (journey text[], visits bigint)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	sid int;
+	lo timestamptz := date_trunc('hour', since, 'UTC');
+	hi timestamptz := edgestat.hour_ceil(until);
+	jit_was text := current_setting('jit');
+BEGIN
+	IF steps NOT BETWEEN 1 AND 20 THEN
+		RAISE EXCEPTION 'steps must be between 1 and 20, not %', steps
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF lim < 0 THEN
+		RAISE EXCEPTION 'lim must not be negative'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM edgestat.filter_items(filters);
+	sid := edgestat.report_site_id(site);
+	PERFORM set_config('jit', 'off', true);
+	-- events of those sessions lie in [lo, their last_seen]
+	RETURN QUERY EXECUTE format($q$
+		WITH s AS MATERIALIZED (%s),
+		pv AS (
+			SELECT e.session_id, e.path, e.ts, e.seq,
+				   lag(e.path) OVER (PARTITION BY e.session_id ORDER BY e.ts, e.seq) AS prev
+			FROM edgestat.events e
+			WHERE e.site_id = $1 AND e.name = 'pageview' AND e.ts >= $2
+			  AND e.ts <= (SELECT max(s.last_seen) FROM s)
+			  AND e.session_id IN (SELECT s.session_id FROM s)
+		), folded AS (
+			SELECT pv.session_id, pv.path,
+				   row_number() OVER (PARTITION BY pv.session_id ORDER BY pv.ts, pv.seq) AS i
+			FROM pv WHERE pv.prev IS DISTINCT FROM pv.path
+		), j AS (
+			SELECT array_agg(folded.path ORDER BY folded.i) AS journey
+			FROM folded WHERE folded.i <= $4
+			GROUP BY folded.session_id
+		)
+		SELECT j.journey, count(*) FROM j
+		GROUP BY 1 ORDER BY 2 DESC, j.journey COLLATE "C"
+		LIMIT $5$q$, edgestat.filtered_sessions_sql(filters))
+	USING sid, lo, hi, steps, lim;
+	PERFORM set_config('jit', jit_was, true);
+END
+$$;
+COMMENT ON FUNCTION edgestat.journeys(text, timestamptz, timestamptz, int, int, jsonb) IS
+	'the most common first pages (consecutive repeats folded) of sessions started in the range';
+
+-- ---------------------------------------------------------------------
+-- compare
+-- ---------------------------------------------------------------------
+
+-- summary() of the range against the same length of time just before it
+-- ('previous') or one year earlier ('year').  change: percent, 2 decimals,
+-- NULL when previous is 0 or NULL.  Bad against: 22023.
+CREATE FUNCTION edgestat.compare(site text, since timestamptz, until timestamptz,
+								 against text DEFAULT 'previous', filters jsonb DEFAULT '{}')
+RETURNS TABLE (metric text, value numeric, previous numeric, change numeric)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	psince timestamptz;
+	puntil timestamptz;
+	a record;
+	b record;
+BEGIN
+	IF against = 'previous' THEN
+		psince := since - (until - since);
+		puntil := since;
+	ELSIF against = 'year' THEN
+		psince := since - interval '1 year';
+		puntil := until - interval '1 year';
+	ELSE
+		RAISE EXCEPTION 'invalid comparison "%"', against
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Compare against previous or year.';
+	END IF;
+	SELECT * INTO a FROM edgestat.summary(site, since, until, filters);
+	SELECT * INTO b FROM edgestat.summary(site, psince, puntil, filters);
+	RETURN QUERY
+	SELECT m.metric, m.v, m.p, round(100 * (m.v - m.p) / nullif(m.p, 0), 2)
+	FROM (VALUES (1, 'visitors', a.visitors::numeric, b.visitors::numeric),
+				 (2, 'visits', a.visits, b.visits),
+				 (3, 'pageviews', a.pageviews, b.pageviews),
+				 (4, 'views_per_visit', a.views_per_visit, b.views_per_visit),
+				 (5, 'bounce_rate', a.bounce_rate, b.bounce_rate),
+				 (6, 'visit_duration', a.visit_duration, b.visit_duration)
+		 ) AS m(i, metric, v, p)
+	ORDER BY m.i;
+END
+$$;
+COMMENT ON FUNCTION edgestat.compare(text, timestamptz, timestamptz, text, jsonb) IS
+	'summary() metrics against the previous period of the same length or the same period a year earlier';
+
+REVOKE ALL ON FUNCTION
+	edgestat.add_goal(text, text, text, text),
+	edgestat.filter_items(jsonb),
+	edgestat.filter_sql(jsonb),
+	edgestat.filtered_events_sql(jsonb, text, text, text),
+	edgestat.filtered_sessions_sql(jsonb),
+	edgestat.summary(text, timestamptz, timestamptz, jsonb),
+	edgestat.report_timeseries_filtered(text, timestamptz, timestamptz, interval, jsonb),
+	edgestat.timeseries(text, timestamptz, timestamptz, interval, jsonb),
+	edgestat.breakdown(text, text, timestamptz, timestamptz, int, jsonb),
+	edgestat.goals(text, timestamptz, timestamptz, jsonb),
+	edgestat.funnel(text, text[], timestamptz, timestamptz, interval, jsonb),
+	edgestat.retention(text, timestamptz, timestamptz, text, jsonb),
+	edgestat.journeys(text, timestamptz, timestamptz, int, int, jsonb),
+	edgestat.compare(text, timestamptz, timestamptz, text, jsonb)
+FROM PUBLIC;
