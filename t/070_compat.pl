@@ -227,6 +227,16 @@ $r = stats('{"site_id":"plausible.test","metrics":["pageviews"],"date_range":"da
 my $hours = () = $r->{body} =~ /"dimensions": \["\d{4}-/g;
 is($hours, 24, 'time:hour: 24 buckets for a day');
 
+# filters: Plausible's "is" (and "and" of them) as edgestat's filters
+$r = stats('{"site_id":"plausible.test","metrics":["visitors","visits","pageviews"],"date_range":"day","filters":[["is","event:page",["/first"]]]}');
+is($r->{status}, 200, 'filter is: 200');
+my $f = sq(qq{SELECT concat_ws(', ', visitors, visits, pageviews) FROM edgestat.summary('plausible.test', $since, $until, '{"page": ["/first"]}')});
+like($r->{body}, qr/"results": \[\{"metrics": \[\Q$f\E\]/, "filtered aggregate equals summary(..., filters) ($f)");
+$r = stats('{"site_id":"plausible.test","metrics":["visitors","pageviews"],"date_range":"day","dimensions":["event:page"],"filters":[["and",[["is","visit:browser",["Chrome"]],["is","event:page",["/first","/day1"]]]]]}');
+is($r->{status}, 200, 'filter and: 200');
+$bd = sq(qq{SELECT string_agg(format('{"metrics": [%s, %s], "dimensions": ["%s"]}', visitors, pageviews, value), ', ') FROM edgestat.breakdown('plausible.test', 'page', $since, $until, 10010, '{"browser": ["Chrome"], "page": ["/first", "/day1"]}')});
+like($r->{body}, qr/"results": \[\Q$bd\E\]/, 'filtered breakdown equals breakdown(..., filters)');
+
 # errors
 $r = stats('{"site_id":"plausible.test","metrics":["visitors"],"date_range":"day"}', '');
 is($r->{status}, 401, 'no key: 401');
