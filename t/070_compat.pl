@@ -109,6 +109,10 @@ $r = send_json('/api/event',
 is( sq("SELECT count(DISTINCT visitor_id) FROM edgestat.events"),
 	'2', 'another User-Agent: another visitor');
 
+$r = send_json('/api/event', '{"n":"pageview","u":"https://plausible.test/bot","d":"plausible.test"}',
+	'User-Agent' => 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)');
+is($r->{status} . ' ' . $r->{body}, '202 ok', 'a bot is answered as Plausible answers');
+is(sq("SELECT count(*) FROM edgestat.events WHERE path = '/bot'"), '0', 'and stored nowhere');
 $r = send_json('/api/event', '{"n":"pageview","u":"https://plausible.test/","d":"nope.test"}');
 is($r->{status}, 403, 'unknown domain: 403 as for /e');
 $r = send_json('/api/event', '{"n":"pageview","d":"plausible.test"}');
@@ -141,6 +145,9 @@ is( sq("SELECT props->>'plan', props->>'n' FROM edgestat.events WHERE name = 'si
 	'team|2', 'umami event data as props');
 is( sq("SELECT count(DISTINCT session_id) FROM edgestat.events e JOIN edgestat.sites s USING (site_id) WHERE s.domain = 'umami.test'"),
 	'1', 'umami pageview and event: one session');
+$r = send_json('/api/send', qq({"type":"event","payload":{"website":"$website","url":"/bot"}}),
+	'User-Agent' => 'curl/8.0');
+is($r->{status} . ' ' . $r->{body}, '200 {"cache":""}', 'umami: a bot gets a JSON object, nothing stored');
 $r = send_json('/api/send',
 	'{"type":"event","payload":{"website":"00000000-0000-4000-8000-000000000000","url":"https://umami.test/"}}');
 is($r->{status}, 404, 'unknown website: 404');

@@ -33,6 +33,8 @@
 #include "compat.h"
 #include "http_int.h"
 #include "identity.h"
+#include "stats.h"
+#include "useragent.h"
 
 #define ES_STATS_TIMEOUT_MS		10000
 #define ES_WEBSITES_RELOAD_MS	2000
@@ -222,6 +224,23 @@ submit(EsConn *c, EsCompatOut *out)
 	const char *ua = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
 												 MHD_HTTP_HEADER_USER_AGENT);
 	char	   *text;
+	EsUserAgent verdict;
+
+	c->compat_session[0] = '\0';
+
+	/*
+	 * Bots are answered as the foreign API answers everyone, without
+	 * touching the session table; the pipeline would drop them anyway, but
+	 * its answer for a body of bots only is /e's 204.
+	 */
+	es_classify_user_agent(ua ? ua : "", ua ? strlen(ua) : 0, 0, &verdict);
+	if (verdict.bot)
+	{
+		es_count(ES_C_RECEIVED, out->count);
+		es_count(ES_C_BOTS, out->count);
+		es_compat_free(out);
+		return http_compat_answer(c);
+	}
 
 	compat_client(c, &client);
 	for (int i = 0; i < out->count; i++)
@@ -435,6 +454,9 @@ http_compat_answer(EsConn *c)
 	if (c->kind == EC_UMAMI)
 	{
 		char		json[160];
+
+		if (c->compat_session[0] == '\0')
+			return http_respond_json(c, 200, "{\"cache\":\"\"}");
 
 		snprintf(json, sizeof(json),
 				 "{\"cache\":\"\",\"sessionId\":\"%s\",\"visitId\":\"%s\"}",
