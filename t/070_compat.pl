@@ -184,6 +184,20 @@ ok(length $dump > 1000, 'pg_dump works');
 unlike($dump, qr/\Q$ip\E/, 'the client address is nowhere in the database');
 unlike($dump, qr/Chrome\/120\.0 Safari/, 'nor the User-Agent');
 
+# ---- edgestat's tracker with data-storage="none": POST /e without ids ----
+SKIP:
+{
+	$r = send_json('/e', '{"d":"plausible.test","n":"pageview","u":"https://plausible.test/nostore","q":1}');
+	skip 'beacons.c does not call http_compat_fill_ids yet', 3
+	  if $r->{status} == 400 && $r->{body} =~ /"v" is required/;
+	is($r->{status}, 204, '/e without v and s: 204');
+	send_json('/e', '{"d":"plausible.test","n":"scroll","u":"https://plausible.test/nostore","sd":40}');
+	is( sq("SELECT count(DISTINCT visitor_id) || '/' || count(DISTINCT session_id) FROM edgestat.events WHERE path = '/nostore'"),
+		'1/1', 'storage-less beacons: one visitor, one session');
+	is(visitor_of('/nostore'), visitor_of('/day2'),
+		'the same server-side visitor as the Plausible events of that client');
+}
+
 # ---- Stats API v2 ----
 my $key = sq("SELECT edgestat.api_key('plausible.test')");
 like($key, qr/^[0-9a-f]{64}$/, 'api_key gives a key');

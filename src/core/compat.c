@@ -392,7 +392,7 @@ es_compat_plausible(const char *body, size_t len, EsCompatOut *out,
 	out_init(out);
 	p = beacon_props(props);
 	d = domain->valuestring;
-	while (*d && out->count < ES_COMPAT_MAX_EVENTS)
+	while (*d && out->count < ES_COMPAT_MAX_DOMAINS)
 	{
 		const char *end = strchr(d, ',');
 		size_t		dlen = end ? (size_t) (end - d) : strlen(d);
@@ -573,6 +573,73 @@ es_compat_umami(const char *body, size_t len, EsCompatOut *out,
 			cJSON_AddItemToObject(item->beacon, "p", p);
 	}
 	cJSON_Delete(root);
+	return true;
+}
+
+bool
+es_compat_edgestat(const char *body, size_t len, EsCompatOut *out)
+{
+	cJSON	   *root;
+	cJSON	   *items[ES_COMPAT_MAX_EVENTS];
+	int			n = 0;
+	bool		any = false;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len > 1024 * 1024)
+		return false;
+	root = cJSON_ParseWithLength(body, len);
+	if (cJSON_IsObject(root))
+		items[n++] = root;
+	else if (cJSON_IsArray(root))
+	{
+		for (cJSON *c = root->child; c != NULL; c = c->next)
+		{
+			if (n == ES_COMPAT_MAX_EVENTS || !cJSON_IsObject(c))
+			{
+				cJSON_Delete(root);
+				return false;
+			}
+			items[n++] = c;
+		}
+	}
+	for (int i = 0; i < n; i++)
+	{
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(items[i], "d");
+
+		if (!cJSON_IsString(d))
+		{
+			cJSON_Delete(root);
+			return false;
+		}
+		if (cJSON_GetObjectItemCaseSensitive(items[i], "v") == NULL &&
+			cJSON_GetObjectItemCaseSensitive(items[i], "s") == NULL)
+			any = true;
+	}
+	if (!any)
+	{
+		cJSON_Delete(root);
+		return false;
+	}
+
+	/* the events, each now owned by out->beacons */
+	out->beacons = cJSON_CreateArray();
+	for (int i = 0; i < n; i++)
+	{
+		EsCompatItem *item = &out->items[out->count++];
+		const cJSON *name;
+
+		item->beacon = items[i] == root ? root :
+			cJSON_DetachItemViaPointer(root, items[i]);
+		cJSON_AddItemToArray(out->beacons, item->beacon);
+		item->domain = cJSON_GetObjectItemCaseSensitive(item->beacon, "d")->valuestring;
+		item->needs_ids = cJSON_GetObjectItemCaseSensitive(item->beacon, "v") == NULL &&
+			cJSON_GetObjectItemCaseSensitive(item->beacon, "s") == NULL;
+		name = cJSON_GetObjectItemCaseSensitive(item->beacon, "n");
+		item->kind = cJSON_IsString(name) && strcmp(name->valuestring, "pageview") == 0 ?
+			ES_COMPAT_PAGEVIEW : ES_COMPAT_CUSTOM;
+	}
+	if (root != items[0])
+		cJSON_Delete(root);		/* the emptied array */
 	return true;
 }
 

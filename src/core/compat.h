@@ -20,8 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Plausible lets one event name several sites: "d": "a.com,b.com". */
-#define ES_COMPAT_MAX_EVENTS	8
+/*
+ * Plausible lets one event name several sites ("d": "a.com,b.com"), and
+ * an edgestat body holds up to ES_MAX_EVENTS_PER_BODY events.
+ */
+#define ES_COMPAT_MAX_EVENTS	50
+#define ES_COMPAT_MAX_DOMAINS	8
 
 typedef enum EsCompatKind
 {
@@ -37,6 +41,7 @@ typedef struct EsCompatItem
 	EsCompatKind kind;
 	bool		interactive;	/* counts as an interaction (Plausible "i") */
 	int64_t		engaged_ms;		/* Plausible "e": engaged since last report */
+	bool		needs_ids;		/* es_compat_edgestat: v and s absent */
 } EsCompatItem;
 
 typedef struct EsCompatOut
@@ -56,6 +61,16 @@ extern bool es_compat_plausible(const char *body, size_t len, EsCompatOut *out,
 								char *err, size_t errlen);
 extern bool es_compat_umami(const char *body, size_t len, EsCompatOut *out,
 							char *err, size_t errlen);
+
+/*
+ * edgestat's own beacons without ids (its tracker's data-storage="none"):
+ * when some event of body has neither "v" nor "s", fills *out with every
+ * event (items[i].needs_ids for those) and returns true; the caller
+ * identifies those and prints the body anew.  Returns false, with nothing
+ * to free, when no event lacks its ids or the body is not one the beacon
+ * parser could take (it then refuses it with the reason).
+ */
+extern bool es_compat_edgestat(const char *body, size_t len, EsCompatOut *out);
 
 /* Umami: the domain of the site found by its public_id. */
 extern void es_compat_set_domain(EsCompatOut *out, const char *domain);

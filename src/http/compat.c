@@ -263,6 +263,47 @@ submit(EsConn *c, EsCompatOut *out)
 	return http_beacon_complete(c);
 }
 
+/*
+ * POST /e from edgestat's tracker with data-storage="none": events that
+ * carry neither "v" nor "s" get server-side ids, the body is rewritten in
+ * place, and beacons.c goes on as for any body.  Anything else (ids
+ * present, a body the parser will refuse, a bot) is left untouched.
+ * Called by http_beacon_complete before es_batch_add.
+ */
+void
+http_compat_fill_ids(EsConn *c)
+{
+	EsCompatOut out;
+	EsAddr		client;
+	EsUserAgent verdict;
+	const char *ua;
+	char	   *text;
+
+	if (c->body == NULL || c->too_big || !es_compat_edgestat(c->body, c->len, &out))
+		return;
+	ua = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+	es_classify_user_agent(ua ? ua : "", ua ? strlen(ua) : 0, 0, &verdict);
+	if (verdict.bot)
+	{
+		es_compat_free(&out);
+		return;
+	}
+	compat_client(c, &client);
+	for (int i = 0; i < out.count; i++)
+	{
+		EsIdentity id;
+
+		if (!out.items[i].needs_ids)
+			continue;
+		es_identity_assign(out.items[i].domain, &client, ua ? ua : "", 0, false, &id);
+		es_compat_identify(&out, i, id.visitor, id.session, -1, -1, -1);
+	}
+	text = es_compat_print(&out);
+	es_compat_free(&out);
+	set_body(c, text);
+	pfree(text);
+}
+
 static enum MHD_Result
 complete_plausible(EsConn *c)
 {

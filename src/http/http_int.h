@@ -174,6 +174,7 @@ extern enum MHD_Result http_serve_api(EsConn *c, const char *endpoint);
 extern EsConnKind http_compat_kind(const char *url);
 extern enum MHD_Result http_compat_complete(EsConn *c);
 extern enum MHD_Result http_compat_answer(EsConn *c);
+extern void http_compat_fill_ids(EsConn *c);
 
 /* ---- sse.c ---- */
 extern void http_pump_feed(TimestampTz now);

@@ -293,6 +293,67 @@ test_umami(void)
 			"type");
 }
 
+static void
+test_edgestat(void)
+{
+	EsCompatOut out;
+	const char *body;
+	char	   *text;
+	EsBeaconList list;
+	EsBeaconError berr;
+
+	/* ids present, or not a body the parser takes: left alone */
+	body = "{\"d\":\"a.com\",\"n\":\"pageview\",\"u\":\"https://a.com/\","
+		"\"v\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\",\"s\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\"}";
+	CHECK(!es_compat_edgestat(body, strlen(body), &out));
+	CHECK(!es_compat_edgestat("{\"n\":1", 6, &out));
+	CHECK(!es_compat_edgestat("[1]", 3, &out));
+	CHECK(!es_compat_edgestat("{\"n\":\"pageview\"}", 16, &out));	/* no d */
+
+	/* one event without ids */
+	body = "{\"d\":\"a.com\",\"n\":\"pageview\",\"u\":\"https://a.com/x\",\"q\":2,\"w\":1200}";
+	if (CHECK(es_compat_edgestat(body, strlen(body), &out)))
+	{
+		CHECK_INT(out.count, 1);
+		CHECK(out.items[0].needs_ids);
+		CHECK_STR(out.items[0].domain, "a.com");
+		es_compat_identify(&out, 0, V, S, -1, -1, -1);
+		text = es_compat_print(&out);
+		es_compat_free(&out);
+		if (CHECKF(es_beacon_parse(text, strlen(text), &list, &berr), "%s: %s", text, berr.message))
+		{
+			CHECK(memcmp(list.items[0].visitor, V, 16) == 0);
+			CHECK_INT(list.items[0].seq, 2);
+			CHECK_INT(list.items[0].width, 1200);
+			es_beacon_list_free(&list);
+		}
+		free(text);
+	}
+
+	/* an array: only the events without ids get them */
+	body = "[{\"d\":\"a.com\",\"n\":\"pageview\",\"u\":\"https://a.com/\"},"
+		"{\"d\":\"b.com\",\"n\":\"x\",\"u\":\"https://b.com/\","
+		"\"v\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\",\"s\":\"0f6e3f0a-8a4c-4d7e-9a43-6c1f2d3e4b5a\"}]";
+	if (CHECK(es_compat_edgestat(body, strlen(body), &out)))
+	{
+		CHECK_INT(out.count, 2);
+		CHECK(out.items[0].needs_ids);
+		CHECK(!out.items[1].needs_ids);
+		es_compat_identify(&out, 0, V, S, -1, -1, -1);
+		text = es_compat_print(&out);
+		es_compat_free(&out);
+		if (CHECKF(es_beacon_parse(text, strlen(text), &list, &berr), "%s: %s", text, berr.message))
+		{
+			CHECK_INT(list.count, 2);
+			CHECK(memcmp(list.items[0].session, S, 16) == 0);
+			CHECK_STR(list.items[1].domain, "b.com");
+			CHECK(list.items[1].visitor[0] == 0x0f);
+			es_beacon_list_free(&list);
+		}
+		free(text);
+	}
+}
+
 void
 test_compat(void)
 {
@@ -300,4 +361,5 @@ test_compat(void)
 	CHECK_INT(es_compat_clip("abc", 5), 3);
 	test_plausible();
 	test_umami();
+	test_edgestat();
 }
