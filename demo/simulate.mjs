@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // edgestat traffic simulator: realistic visitor journeys sent as beacons
-// (POST /e, SPEC §2) to an edgestat worker on 127.0.0.1, each visitor from a
+// (POST /e, docs/http.md) to an edgestat worker on 127.0.0.1, each visitor from a
 // real public address of some country (X-Forwarded-For; the worker must
 // trust 127.0.0.1 as a proxy) with a desktop or mobile User-Agent and a
 // matching viewport width.

@@ -1,6 +1,6 @@
 --
 -- NOTIFY on commit: one per visitor touched in a batch, on
--- edgestat.notify_channel, with the payload of SPEC 3.8.  A listening
+-- edgestat.notify_channel, with the payload of docs/notify.md.  A listening
 -- psql prints what it receives; the sender's PID and the time are masked.
 --
 

@@ -57,4 +57,19 @@ struct EsBatch
 	int			maxrows;
 };
 
+/* A visitor a written batch touched, and its latest event. */
+typedef struct EsVisitorNote
+{
+	int32		site_id;
+	pg_uuid_t	visitor;
+	const EsEventRow *last;
+} EsVisitorNote;
+
+/*
+ * announce.c: marks the visitors of the batch statement's result
+ * (SPI_tuptable: site_id, visitor_id, score, country, city, latitude,
+ * longitude) live and queues their payloads; notes sorted by key.
+ */
+extern void es_announce(const EsVisitorNote *notes, int nnotes);
+
 #endif							/* EDGESTAT_BATCH_H */

@@ -21,6 +21,7 @@
 #include "http.h"
 #include "identity.h"
 #include "live.h"
+#include "maintenance.h"
 #include "pipeline.h"
 #include "ratelimit.h"
 #include "shmem.h"
@@ -68,7 +69,8 @@ _PG_init(void)
 	es_ratelimit_init();
 	es_live_init();
 	es_geo_init();
-	es_writer_init();
+	es_announce_init();
+	es_maintenance_init();
 	es_identity_init();
 	es_http_init();
 	es_shmem_install_hooks();

@@ -166,10 +166,25 @@ dedup_key(const EsBeacon *b, uint8 key[16])
 		pfree(buf);
 }
 
+/*
+ * A path becomes a key of the rollups (page, entry and exit page) and an
+ * index row holds at most ~2.7 kB: a long path (a URL of 2,048 four-byte
+ * characters is 8 kB) is cut at a character boundary, so that no beacon
+ * can make the batch it shares with others fail.
+ */
+#define ES_MAX_PATH_BYTES 1024
+
 static char *
-span_dup(EsSpan span)
+path_dup(EsSpan span)
 {
-	return span.ptr ? pnstrdup(span.ptr, span.len) : NULL;
+	int			len = span.len;
+
+	if (span.ptr == NULL)
+		return NULL;
+
+	if (len > ES_MAX_PATH_BYTES)
+		len = pg_mbcliplen(span.ptr, len, ES_MAX_PATH_BYTES);
+	return pnstrdup(span.ptr, len);
 }
 
 static char *
@@ -220,7 +235,7 @@ batch_append(EsBatch *batch, const EsBeacon *b, const EsSite *site,
 	memset(&page, 0, sizeof(page));
 	if (es_url_split(b->url, strlen(b->url), &page))
 	{
-		row->path = span_dup(page.path);
+		row->path = path_dup(page.path);
 		row->utm_source = param_dup(page.utm_source);
 		row->utm_medium = param_dup(page.utm_medium);
 		row->utm_campaign = param_dup(page.utm_campaign);

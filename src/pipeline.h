@@ -68,7 +68,7 @@ extern int	es_batch_events(const EsBatch *batch);
 extern void es_batch_write(EsBatch *batch);
 extern void es_batch_reset(EsBatch *batch);
 
-/* writer.c's settings */
-extern void es_writer_init(void);
+/* announce.c's settings */
+extern void es_announce_init(void);
 
 #endif							/* EDGESTAT_PIPELINE_H */

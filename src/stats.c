@@ -39,6 +39,11 @@ const char *const es_counter_names[ES_NUM_COUNTERS] = {
 	[ES_C_HTTP_REJECTED] = "http_rejected",
 	[ES_C_HTTP_SHED] = "http_shed",
 	[ES_C_BATCH_FAILURES] = "batch_failures",
+	[ES_C_MAINTENANCE_ROUNDS] = "maintenance_rounds",
+	[ES_C_MAINTENANCE_FAILURES] = "maintenance_failures",
+	[ES_C_HOURS_SEALED] = "hours_sealed",
+	[ES_C_PARTITIONS_CREATED] = "partitions_created",
+	[ES_C_PARTITIONS_DROPPED] = "partitions_dropped",
 };
 
 typedef struct EsCounters

@@ -24,249 +24,50 @@
  * only on every fifth heartbeat or when its scroll or interaction state
  * grew.
  *
+ * Rollups: a process whose triggers are off (session_replication_role =
+ * replica: the HTTP workers) folds the batch into the rollup counters in
+ * C (rollup.c) and the same statement upserts them; no trigger, no
+ * transition table.  It first reads the batch's existing sessions FOR
+ * UPDATE, in key order, since a session that grows counts as its new
+ * image minus its old one.  Any other writer (edgestat.ingest() from SQL,
+ * rows inserted by hand) keeps the rollups through the 1.0 triggers.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "commands/async.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
-#include "utils/guc.h"
-#include "utils/json.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "batch.h"
-#include "live.h"
+#include "column.h"
+#include "rollup.h"
 #include "score.h"
+#include "statement.h"
 #include "stats.h"
 
 extern void es_score_model(EsScoreModel *model);
 
-static char *notify_channel = NULL;
-static char *retention = NULL;
+static SPIPlanPtr write_plan = NULL;	/* rollups by the triggers */
+static SPIPlanPtr write_rollup_plan = NULL; /* rollups folded here */
 
-static bool
-check_notify_channel(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || (*newval)[0] == '\0' ||
-		strlen(*newval) >= NAMEDATALEN)
-	{
-		GUC_check_errdetail("The channel name must be 1 to %d bytes long.",
-							NAMEDATALEN - 1);
-		return false;
-	}
-	return true;
-}
-
-void
-es_writer_init(void)
-{
-	DefineCustomStringVariable("edgestat.notify_channel",
-							   "LISTEN/NOTIFY channel for committed events.",
-							   NULL, &notify_channel, "edgestat",
-							   PGC_SIGHUP, 0, check_notify_channel, NULL, NULL);
-	DefineCustomStringVariable("edgestat.retention",
-							   "Age (an interval) past which raw events are dropped, a day's partition at a time.",
-							   "Rollups are kept.  Applied once a day by each ingesting process.",
-							   &retention, "90 days",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
-}
-
-/* ---- arrays for unnest() ---- */
-
-typedef struct Column
-{
-	Oid			type;
-	Datum	   *values;
-	bool	   *nulls;
-} Column;
-
-static void
-column_init(Column *col, Oid type, int n)
-{
-	col->type = type;
-	col->values = palloc(sizeof(Datum) * Max(n, 1));
-	col->nulls = palloc0(sizeof(bool) * Max(n, 1));
-}
-
-static void
-column_text(Column *col, int i, const char *s)
-{
-	if (s)
-		col->values[i] = CStringGetTextDatum(s);
-	else
-		col->nulls[i] = true;
-}
-
-static Datum
-column_array(Column *col, int n)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(col->type, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(col->values, col->nulls, 1, dims,
-											  lbs, col->type, typlen,
-											  typbyval, typalign));
-}
-
-/* ---- the statement ---- */
-
-enum
-{
-	/* events */
-	E_TS, E_SITE, E_VISITOR, E_SESSION, E_NAME, E_PATH, E_REFERRER,
-	E_UTM_SOURCE, E_UTM_MEDIUM, E_UTM_CAMPAIGN, E_SEQ, E_SCROLL, E_ENGAGED,
-	E_INTERACTIONS, E_VIEWPORT, E_COUNTRY, E_REGION, E_CITY, E_LAT, E_LON,
-	E_BROWSER, E_OS, E_DEVICE, E_PROPS,
-	/* sessions */
-	S_SITE, S_SESSION, S_VISITOR, S_STARTED, S_LAST, S_ENTRY, S_EXIT,
-	S_REFERRER, S_UTM_SOURCE, S_UTM_MEDIUM, S_UTM_CAMPAIGN, S_COUNTRY,
-	S_REGION, S_CITY, S_BROWSER, S_OS, S_DEVICE, S_EVENTS, S_PAGEVIEWS,
-	S_HEARTBEATS, S_GOALS, S_SCROLL, S_ENGAGED, S_INTERACTIONS,
-	/* visitors */
-	V_SITE, V_VISITOR, V_FIRST, V_LAST, V_EVENTS, V_PAGEVIEWS, V_HEARTBEATS,
-	V_GOALS, V_SCROLL, V_COUNTRY, V_REGION, V_CITY, V_LAT, V_LON, V_SCORE,
-	NUM_PARAMS
-};
-
-static const Oid param_types[NUM_PARAMS] = {
-	TIMESTAMPTZARRAYOID, INT4ARRAYOID, UUIDARRAYOID, UUIDARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, INT4ARRAYOID, INT2ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID,
-	FLOAT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-
-	INT4ARRAYOID, UUIDARRAYOID, UUIDARRAYOID, TIMESTAMPTZARRAYOID,
-	TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT2ARRAYOID, INT8ARRAYOID,
-	INT8ARRAYOID,
-
-	INT4ARRAYOID, UUIDARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-	INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT2ARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
-	INT2ARRAYOID,
-};
-
-static const char *const write_sql =
-"WITH ev AS ("
-" INSERT INTO edgestat.events (ts, site_id, visitor_id, session_id, name, path,"
-"  referrer_host, utm_source, utm_medium, utm_campaign, seq, scroll, engaged_ms,"
-"  interactions, viewport, country, region, city, latitude, longitude, browser,"
-"  os, device, props)"
-" SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5),"
-"  unnest($6), unnest($7), unnest($8), unnest($9), unnest($10), unnest($11),"
-"  unnest($12), unnest($13), unnest($14), unnest($15), unnest($16),"
-"  unnest($17), unnest($18), unnest($19), unnest($20), unnest($21),"
-"  unnest($22), unnest($23), unnest($24)::jsonb"
-"), se AS ("
-" INSERT INTO edgestat.sessions AS s (site_id, session_id, visitor_id,"
-"  started_at, last_seen, entry_page, exit_page, referrer_host, utm_source,"
-"  utm_medium, utm_campaign, country, region, city, browser, os, device, events,"
-"  pageviews, heartbeats, goals, max_scroll, engaged_ms, interactions,"
-"  grown_engaged_ms, grown_interactions)"
-" SELECT i.*, i.engaged_ms, i.interactions"
-" FROM (SELECT unnest($25) AS site_id, unnest($26) AS session_id,"
-"  unnest($27) AS visitor_id, unnest($28) AS started_at,"
-"  unnest($29) AS last_seen, unnest($30) AS entry_page,"
-"  unnest($31) AS exit_page, unnest($32) AS referrer_host,"
-"  unnest($33) AS utm_source, unnest($34) AS utm_medium,"
-"  unnest($35) AS utm_campaign, unnest($36) AS country,"
-"  unnest($37) AS region, unnest($38) AS city, unnest($39) AS browser,"
-"  unnest($40) AS os, unnest($41) AS device, unnest($42) AS events,"
-"  unnest($43) AS pageviews, unnest($44) AS heartbeats,"
-"  unnest($45) AS goals, unnest($46) AS max_scroll,"
-"  unnest($47) AS engaged_ms, unnest($48) AS interactions) i"
-" ON CONFLICT (site_id, session_id) DO UPDATE SET"
-"  started_at = LEAST(s.started_at, excluded.started_at),"
-"  last_seen = GREATEST(s.last_seen, excluded.last_seen),"
-"  entry_page = CASE WHEN excluded.started_at < s.started_at"
-"   THEN excluded.entry_page ELSE s.entry_page END,"
-"  exit_page = CASE WHEN excluded.last_seen >= s.last_seen"
-"   THEN excluded.exit_page ELSE s.exit_page END,"
-"  referrer_host = COALESCE(s.referrer_host, excluded.referrer_host),"
-"  utm_source = COALESCE(s.utm_source, excluded.utm_source),"
-"  utm_medium = COALESCE(s.utm_medium, excluded.utm_medium),"
-"  utm_campaign = COALESCE(s.utm_campaign, excluded.utm_campaign),"
-"  country = COALESCE(s.country, excluded.country),"
-"  region = COALESCE(s.region, excluded.region),"
-"  city = COALESCE(s.city, excluded.city),"
-"  browser = COALESCE(s.browser, excluded.browser),"
-"  os = COALESCE(s.os, excluded.os),"
-"  device = COALESCE(s.device, excluded.device),"
-"  events = s.events + excluded.events,"
-"  pageviews = s.pageviews + excluded.pageviews,"
-"  heartbeats = s.heartbeats + excluded.heartbeats,"
-"  goals = s.goals + excluded.goals,"
-"  max_scroll = GREATEST(s.max_scroll, excluded.max_scroll),"
-"  engaged_ms = GREATEST(s.engaged_ms, excluded.engaged_ms),"
-"  interactions = GREATEST(s.interactions, excluded.interactions),"
-"  grown_engaged_ms = GREATEST(s.engaged_ms, excluded.engaged_ms) - s.engaged_ms,"
-"  grown_interactions = GREATEST(s.interactions, excluded.interactions) - s.interactions"
-" RETURNING s.site_id, s.visitor_id, (s.xmax = 0) AS fresh, s.grown_engaged_ms,"
-"  s.grown_interactions"
-"), sg AS ("
-" SELECT site_id, visitor_id, (count(*) FILTER (WHERE fresh))::int AS sessions,"
-"  sum(grown_engaged_ms)::bigint AS engaged_ms,"
-"  sum(grown_interactions)::bigint AS interactions"
-" FROM se GROUP BY site_id, visitor_id"
-")"
-" INSERT INTO edgestat.visitors AS v (site_id, visitor_id, first_seen, last_seen,"
-"  sessions, events, pageviews, heartbeats, goals, max_scroll, engaged_ms,"
-"  interactions, score, country, region, city, latitude, longitude)"
-" SELECT i.site_id, i.visitor_id, i.first_seen, i.last_seen,"
-"  COALESCE(sg.sessions, 0), i.events, i.pageviews, i.heartbeats, i.goals,"
-"  i.max_scroll, COALESCE(sg.engaged_ms, 0), COALESCE(sg.interactions, 0),"
-"  i.score, i.country, i.region, i.city, i.latitude, i.longitude"
-" FROM (SELECT unnest($49) AS site_id, unnest($50) AS visitor_id,"
-"  unnest($51) AS first_seen, unnest($52) AS last_seen,"
-"  unnest($53) AS events, unnest($54) AS pageviews,"
-"  unnest($55) AS heartbeats, unnest($56) AS goals,"
-"  unnest($57) AS max_scroll, unnest($58) AS country,"
-"  unnest($59) AS region, unnest($60) AS city, unnest($61) AS latitude,"
-"  unnest($62) AS longitude, unnest($63) AS score) i"
-"  LEFT JOIN sg USING (site_id, visitor_id)"
-" ORDER BY i.site_id, i.visitor_id"
-" ON CONFLICT (site_id, visitor_id) DO UPDATE SET"
-"  first_seen = LEAST(v.first_seen, excluded.first_seen),"
-"  last_seen = GREATEST(v.last_seen, excluded.last_seen),"
-"  sessions = v.sessions + excluded.sessions,"
-"  events = v.events + excluded.events,"
-"  pageviews = v.pageviews + excluded.pageviews,"
-"  heartbeats = v.heartbeats + excluded.heartbeats,"
-"  goals = v.goals + excluded.goals,"
-"  max_scroll = GREATEST(v.max_scroll, excluded.max_scroll),"
-"  engaged_ms = v.engaged_ms + excluded.engaged_ms,"
-"  interactions = v.interactions + excluded.interactions,"
-"  score = CASE WHEN (v.heartbeats + excluded.heartbeats) / 5 > v.heartbeats / 5"
-"   OR excluded.max_scroll > v.max_scroll OR excluded.interactions > 0"
-"   THEN edgestat.value_score(v.pageviews + excluded.pageviews,"
-"    v.heartbeats + excluded.heartbeats,"
-"    GREATEST(v.max_scroll, excluded.max_scroll),"
-"    v.interactions + excluded.interactions,"
-"    v.engaged_ms + excluded.engaged_ms,"
-"    v.sessions + excluded.sessions, v.goals + excluded.goals)"
-"   ELSE v.score END,"
-"  country = CASE WHEN excluded.country IS NULL THEN v.country ELSE excluded.country END,"
-"  region = CASE WHEN excluded.country IS NULL THEN v.region ELSE excluded.region END,"
-"  city = CASE WHEN excluded.country IS NULL THEN v.city ELSE excluded.city END,"
-"  latitude = CASE WHEN excluded.country IS NULL THEN v.latitude ELSE excluded.latitude END,"
-"  longitude = CASE WHEN excluded.country IS NULL THEN v.longitude ELSE excluded.longitude END"
-" RETURNING v.site_id, v.visitor_id, v.score, v.country, v.city, v.latitude,"
-"  v.longitude, (v.xmax = 0) AS fresh";
-
-static SPIPlanPtr write_plan = NULL;
+/* The batch's sessions as they are, locked, in key order. */
+static const char *const old_sessions_sql =
+"SELECT s.site_id, s.session_id, s.started_at, s.last_seen, s.events,"
+" s.pageviews, s.entry_page, s.exit_page, s.referrer_host, s.utm_source,"
+" s.utm_medium, s.utm_campaign, s.country, s.region, s.city, s.browser, s.os,"
+" s.device"
+" FROM edgestat.sessions s"
+" JOIN (SELECT pg_catalog.unnest($1) AS site_id,"
+"  pg_catalog.unnest($2) AS session_id) k"
+" ON s.site_id = k.site_id AND s.session_id = k.session_id"
+" ORDER BY s.site_id, s.session_id"
+" FOR UPDATE OF s";
+static SPIPlanPtr old_sessions_plan = NULL;
 
 /* ---- merging in memory ---- */
 
@@ -311,31 +112,16 @@ cmp_by_visitor(const void *a, const void *b)
 	return c != 0 ? c : cmp_arrival(x, y);
 }
 
-/* What a batch knows of one visitor, for its row and its NOTIFY. */
-typedef struct VisitorFold
-{
-	int32		site_id;
-	pg_uuid_t	visitor;
-	const EsEventRow *last;		/* latest event: n and path of the payload */
-} VisitorFold;
-
-/* A session's part in a new visitor's score. */
+/* A session of the batch: its part in a new visitor's score, its image. */
 typedef struct SessionFold
 {
 	int32		site_id;
+	pg_uuid_t	session;
 	pg_uuid_t	visitor;
 	int64		engaged_ms;
 	int64		interactions;
+	EsSessionImage image;		/* what the batch alone makes of it */
 } SessionFold;
-
-static int
-cmp_fold(const void *a, const void *b)
-{
-	const VisitorFold *x = a;
-	const VisitorFold *y = b;
-
-	return cmp_key(x->site_id, &x->visitor, y->site_id, &y->visitor);
-}
 
 static int
 cmp_session_fold(const void *a, const void *b)
@@ -355,196 +141,44 @@ uuid_datum(const pg_uuid_t *uuid)
 #define GEO_TEXT(row, field) \
 	((row) && (row)->geo && (row)->geo->field[0] ? (row)->geo->field : NULL)
 
-/* ---- after the statement: live, NOTIFY, feed ---- */
 
-typedef struct SiteLive
+/* Everything one call of es_batch_write builds, in its memory context. */
+typedef struct WriteState
 {
-	int32		site_id;
-	int64		live;
-} SiteLive;
-
-static void
-append_json_number(StringInfo buf, const char *key, bool isnull, double value)
-{
-	appendStringInfo(buf, ",\"%s\":", key);
-	if (isnull)
-		appendStringInfoString(buf, "null");
-	else
-		appendStringInfo(buf, "%.6f", value);
-}
-
-static void
-append_json_text(StringInfo buf, const char *key, const char *value, int maxbytes)
-{
-	appendStringInfo(buf, ",\"%s\":", key);
-	if (value == NULL)
-		appendStringInfoString(buf, "null");
-	else
-	{
-		int			len = strlen(value);
-
-		if (len > maxbytes)
-		{
-			char	   *clipped = pnstrdup(value,
-										   pg_mbcliplen(value, len, maxbytes));
-
-			escape_json(buf, clipped);
-			pfree(clipped);
-		}
-		else
-			escape_json(buf, value);
-	}
-}
-
-static void
-announce(VisitorFold *folds, int nfolds, SiteLive *lives, int *nlives)
-{
-	char	   *channel = notify_channel;
-	StringInfoData buf;
-	uint64		notified = 0;
-
-	initStringInfo(&buf);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		VisitorFold key;
-		VisitorFold *fold;
-		int64		live = 0;
-		char		vtext[37];
-		char	   *country,
-				   *city;
-		double		lat,
-					lon;
-		bool		nolat,
-					nolon;
-		int			i;
-
-		key.site_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-		memcpy(key.visitor.data,
-			   DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull))->data, UUID_LEN);
-		fold = bsearch(&key, folds, nfolds, sizeof(VisitorFold), cmp_fold);
-		if (fold == NULL)
-			continue;
-
-		/* 7. live */
-		es_live_touch(fold->site_id, fold->visitor.data);
-		for (i = 0; i < *nlives; i++)
-			if (lives[i].site_id == fold->site_id)
-				break;
-		if (i == *nlives)
-		{
-			lives[i].site_id = fold->site_id;
-			lives[i].live = -1;
-			(*nlives)++;
-		}
-		/* counted after this visitor's touch, once per site and batch */
-		if (lives[i].live < 0)
-			lives[i].live = es_live_count(fold->site_id);
-		live = lives[i].live;
-
-		/* 8. the payload */
-		country = SPI_getvalue(tup, desc, 4);
-		city = SPI_getvalue(tup, desc, 5);
-		lat = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &nolat));
-		lon = DatumGetFloat8(SPI_getbinval(tup, desc, 7, &nolon));
-		es_uuid_format(fold->visitor.data, vtext);
-
-		resetStringInfo(&buf);
-		appendStringInfoString(&buf, "{\"site\":");
-		escape_json(&buf, fold->last->domain);
-		appendStringInfo(&buf, ",\"v\":\"%s\"", vtext);
-		append_json_text(&buf, "n", fold->last->name, 256);
-		append_json_text(&buf, "path", fold->last->path, 1024);
-		append_json_text(&buf, "country", country, 16);
-		append_json_text(&buf, "city", city, 256);
-		append_json_number(&buf, "lat", nolat, nolat ? 0 : lat);
-		append_json_number(&buf, "lon", nolon, nolon ? 0 : lon);
-		appendStringInfo(&buf, ",\"score\":%d,\"live\":" INT64_FORMAT ",\"ts\":",
-						 DatumGetInt16(SPI_getbinval(tup, desc, 3, &isnull)), live);
-		escape_json(&buf, timestamptz_to_str(fold->last->ts));
-		appendStringInfoChar(&buf, '}');
-
-		Async_Notify(channel, buf.data);
-		es_feed_queue(fold->site_id, buf.data);
-		notified++;
-	}
-	es_count(ES_C_NOTIFICATIONS, notified);
-	pfree(buf.data);
-}
-
-/*
- * Once a day per process, before its first batch of the day: the daily
- * partitions of the next days are made ready, and those past
- * edgestat.retention dropped.  This runs before the batch statement takes
- * any lock on edgestat.events, so the brief exclusive lock of a detach
- * cannot deadlock with a concurrent batch.
- */
-static void
-daily_partition_upkeep(void)
-{
-	static DateADT done_for = 0;
-	DateADT		today = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
-															TimestampTzGetDatum(GetCurrentTimestamp())));
-
-	if (today == done_for)
-		return;
-	SPI_execute("SELECT edgestat.ensure_partitions(2)", false, 0);
-	SPI_execute("SELECT edgestat.apply_retention()", false, 0);
-	done_for = today;
-}
-
-void
-es_batch_write(EsBatch *batch)
-{
-	int			n = batch->nrows;
-	MemoryContext old;
-	MemoryContext work;
+	EsBatch    *batch;
+	int			n;				/* events */
 	EsEventRow **order;
-	Column		cols[NUM_PARAMS];
-	Datum		params[NUM_PARAMS];
-	int			nsessions = 0;
-	int			nvisitors = 0;
-	VisitorFold *folds;
-	SessionFold *sfolds;
-	int			nextsession = 0;
-	SiteLive   *lives;
-	int			nlives = 0;
-	EsScoreModel model;
-	int			rc;
-	uint64		fresh_visitors = 0;
+	EsColumn	cols[ES_BATCH_PARAMS];
+	Datum		params[ES_BATCH_PARAMS + ES_ROLLUP_PARAMS];
+	SessionFold *sessions;
+	int			nsessions;
+	EsVisitorNote *visitors;
+	int			nvisitors;
+	EsRollupFold *rollups;		/* NULL: the triggers keep the rollups */
+	int			fresh_sessions; /* sessions rollup.c took for new */
+} WriteState;
 
-	if (n == 0)
-		return;
+/* The events, as they came. */
+static void
+event_columns(WriteState *ws)
+{
+	EsColumn   *cols = ws->cols;
 
-	work = AllocSetContextCreate(CurrentMemoryContext, "edgestat write",
-								 ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(work);
-
-	for (int c = 0; c < NUM_PARAMS; c++)
-		column_init(&cols[c], get_element_type(param_types[c]), n);
-	order = palloc(sizeof(EsEventRow *) * n);
-	folds = palloc(sizeof(VisitorFold) * n);
-	sfolds = palloc(sizeof(SessionFold) * n);
-	lives = palloc(sizeof(SiteLive) * n);
-
-	/* events, as they came */
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < ws->n; i++)
 	{
-		EsEventRow *e = &batch->rows[i];
+		EsEventRow *e = &ws->batch->rows[i];
 
-		order[i] = e;
+		ws->order[i] = e;
 		cols[E_TS].values[i] = TimestampTzGetDatum(e->ts);
 		cols[E_SITE].values[i] = Int32GetDatum(e->site_id);
 		cols[E_VISITOR].values[i] = uuid_datum(&e->visitor);
 		cols[E_SESSION].values[i] = uuid_datum(&e->session);
-		column_text(&cols[E_NAME], i, e->name);
-		column_text(&cols[E_PATH], i, e->path);
-		column_text(&cols[E_REFERRER], i, e->referrer_host);
-		column_text(&cols[E_UTM_SOURCE], i, e->utm_source);
-		column_text(&cols[E_UTM_MEDIUM], i, e->utm_medium);
-		column_text(&cols[E_UTM_CAMPAIGN], i, e->utm_campaign);
+		es_column_text(&cols[E_NAME], i, e->name);
+		es_column_text(&cols[E_PATH], i, e->path);
+		es_column_text(&cols[E_REFERRER], i, e->referrer_host);
+		es_column_text(&cols[E_UTM_SOURCE], i, e->utm_source);
+		es_column_text(&cols[E_UTM_MEDIUM], i, e->utm_medium);
+		es_column_text(&cols[E_UTM_CAMPAIGN], i, e->utm_campaign);
 		cols[E_SEQ].values[i] = Int32GetDatum(e->seq);
 		cols[E_SEQ].nulls[i] = !e->has_seq;
 		cols[E_SCROLL].values[i] = Int16GetDatum(e->scroll);
@@ -555,20 +189,30 @@ es_batch_write(EsBatch *batch)
 		cols[E_INTERACTIONS].nulls[i] = !e->has_interactions;
 		cols[E_VIEWPORT].values[i] = Int32GetDatum(e->viewport);
 		cols[E_VIEWPORT].nulls[i] = !e->has_width;
-		column_text(&cols[E_COUNTRY], i, GEO_TEXT(e, country));
-		column_text(&cols[E_REGION], i, GEO_TEXT(e, region));
-		column_text(&cols[E_CITY], i, GEO_TEXT(e, city));
+		es_column_text(&cols[E_COUNTRY], i, GEO_TEXT(e, country));
+		es_column_text(&cols[E_REGION], i, GEO_TEXT(e, region));
+		es_column_text(&cols[E_CITY], i, GEO_TEXT(e, city));
 		cols[E_LAT].values[i] = Float8GetDatum(e->geo ? e->geo->latitude : 0);
 		cols[E_LAT].nulls[i] = !(e->geo && e->geo->has_location);
 		cols[E_LON].values[i] = Float8GetDatum(e->geo ? e->geo->longitude : 0);
 		cols[E_LON].nulls[i] = !(e->geo && e->geo->has_location);
-		column_text(&cols[E_BROWSER], i, e->browser);
-		column_text(&cols[E_OS], i, e->os);
-		column_text(&cols[E_DEVICE], i, e->device);
-		column_text(&cols[E_PROPS], i, e->props);
+		es_column_text(&cols[E_BROWSER], i, e->browser);
+		es_column_text(&cols[E_OS], i, e->os);
+		es_column_text(&cols[E_DEVICE], i, e->device);
+		es_column_text(&cols[E_PROPS], i, e->props);
+		if (ws->rollups)
+			es_rollup_add_event(ws->rollups, e);
 	}
+}
 
-	/* sessions: fold each run of one session, oldest event first */
+/* Sessions: each run of one session folded, oldest event first. */
+static void
+fold_sessions(WriteState *ws)
+{
+	EsColumn   *cols = ws->cols;
+	EsEventRow **order = ws->order;
+	int			n = ws->n;
+
 	qsort(order, n, sizeof(EsEventRow *), cmp_by_session);
 	for (int i = 0; i < n;)
 	{
@@ -586,7 +230,9 @@ es_batch_write(EsBatch *batch)
 		int64		engaged = 0,
 					interactions = 0;
 		int			j;
-		int			s = nsessions++;
+		int			s = ws->nsessions++;
+		SessionFold *fold = &ws->sessions[s];
+		const char *const *dims = fold->image.dims;
 
 		for (j = i; j < n && cmp_key(order[j]->site_id, &order[j]->session,
 									 first->site_id, &first->session) == 0; j++)
@@ -622,23 +268,34 @@ es_batch_write(EsBatch *batch)
 		if (entry == NULL)
 			entry = first;
 
+		fold->site_id = first->site_id;
+		fold->session = first->session;
+		fold->visitor = first->visitor;
+		fold->engaged_ms = engaged;
+		fold->interactions = interactions;
+		fold->image.site_id = first->site_id;
+		fold->image.started = first->ts;
+		fold->image.last = order[j - 1]->ts;
+		fold->image.events = events;
+		fold->image.pageviews = pageviews;
+		{
+			const char *values[ES_SESSION_DIMS] = {
+				entry->path, order[j - 1]->path, referrer, utm_source,
+				utm_medium, utm_campaign, GEO_TEXT(first, country),
+				GEO_TEXT(first, region), GEO_TEXT(first, city),
+				first->browser, first->os, first->device
+			};
+
+			memcpy((void *) dims, values, sizeof(values));
+		}
+
 		cols[S_SITE].values[s] = Int32GetDatum(first->site_id);
-		cols[S_SESSION].values[s] = uuid_datum(&first->session);
-		cols[S_VISITOR].values[s] = uuid_datum(&first->visitor);
-		cols[S_STARTED].values[s] = TimestampTzGetDatum(first->ts);
-		cols[S_LAST].values[s] = TimestampTzGetDatum(order[j - 1]->ts);
-		column_text(&cols[S_ENTRY], s, entry->path);
-		column_text(&cols[S_EXIT], s, order[j - 1]->path);
-		column_text(&cols[S_REFERRER], s, referrer);
-		column_text(&cols[S_UTM_SOURCE], s, utm_source);
-		column_text(&cols[S_UTM_MEDIUM], s, utm_medium);
-		column_text(&cols[S_UTM_CAMPAIGN], s, utm_campaign);
-		column_text(&cols[S_COUNTRY], s, GEO_TEXT(first, country));
-		column_text(&cols[S_REGION], s, GEO_TEXT(first, region));
-		column_text(&cols[S_CITY], s, GEO_TEXT(first, city));
-		column_text(&cols[S_BROWSER], s, first->browser);
-		column_text(&cols[S_OS], s, first->os);
-		column_text(&cols[S_DEVICE], s, first->device);
+		cols[S_SESSION].values[s] = uuid_datum(&fold->session);
+		cols[S_VISITOR].values[s] = uuid_datum(&fold->visitor);
+		cols[S_STARTED].values[s] = TimestampTzGetDatum(fold->image.started);
+		cols[S_LAST].values[s] = TimestampTzGetDatum(fold->image.last);
+		for (int d = 0; d < ES_SESSION_DIMS; d++)
+			es_column_text(&cols[S_ENTRY + d], s, dims[d]);
 		cols[S_EVENTS].values[s] = Int32GetDatum(events);
 		cols[S_PAGEVIEWS].values[s] = Int32GetDatum(pageviews);
 		cols[S_HEARTBEATS].values[s] = Int32GetDatum(heartbeats);
@@ -646,15 +303,22 @@ es_batch_write(EsBatch *batch)
 		cols[S_SCROLL].values[s] = Int16GetDatum(scroll);
 		cols[S_ENGAGED].values[s] = Int64GetDatum(engaged);
 		cols[S_INTERACTIONS].values[s] = Int64GetDatum(interactions);
-		sfolds[s].site_id = first->site_id;
-		sfolds[s].visitor = first->visitor;
-		sfolds[s].engaged_ms = engaged;
-		sfolds[s].interactions = interactions;
 		i = j;
 	}
+}
 
-	/* visitors: fold each run of one visitor */
-	qsort(sfolds, nsessions, sizeof(SessionFold), cmp_session_fold);
+/* Visitors: each run of one visitor folded. */
+static void
+fold_visitors(WriteState *ws)
+{
+	EsColumn   *cols = ws->cols;
+	EsEventRow **order = ws->order;
+	SessionFold *sfolds = ws->sessions;
+	int			n = ws->n;
+	int			nextsession = 0;
+	EsScoreModel model;
+
+	qsort(sfolds, ws->nsessions, sizeof(SessionFold), cmp_session_fold);
 	es_score_model(&model);
 	qsort(order, n, sizeof(EsEventRow *), cmp_by_visitor);
 	for (int i = 0; i < n;)
@@ -668,7 +332,7 @@ es_batch_write(EsBatch *batch)
 					goals = 0;
 		int16		scroll = 0;
 		int			j;
-		int			v = nvisitors++;
+		int			v = ws->nvisitors++;
 
 		memset(&activity, 0, sizeof(activity));
 		for (j = i; j < n && cmp_key(order[j]->site_id, &order[j]->visitor,
@@ -693,11 +357,11 @@ es_batch_write(EsBatch *batch)
 		 * A new visitor's et and ic are the sums of its sessions' maxima;
 		 * sessions are sorted by visitor too, so this is a merge.
 		 */
-		while (nextsession < nsessions &&
+		while (nextsession < ws->nsessions &&
 			   cmp_key(sfolds[nextsession].site_id, &sfolds[nextsession].visitor,
 					   first->site_id, &first->visitor) < 0)
 			nextsession++;
-		while (nextsession < nsessions &&
+		while (nextsession < ws->nsessions &&
 			   cmp_key(sfolds[nextsession].site_id, &sfolds[nextsession].visitor,
 					   first->site_id, &first->visitor) == 0)
 		{
@@ -712,9 +376,9 @@ es_batch_write(EsBatch *batch)
 		activity.max_scroll = scroll;
 		activity.goals = goals;
 
-		folds[v].site_id = first->site_id;
-		folds[v].visitor = first->visitor;
-		folds[v].last = order[j - 1];
+		ws->visitors[v].site_id = first->site_id;
+		ws->visitors[v].visitor = first->visitor;
+		ws->visitors[v].last = order[j - 1];
 
 		cols[V_SITE].values[v] = Int32GetDatum(first->site_id);
 		cols[V_VISITOR].values[v] = uuid_datum(&first->visitor);
@@ -725,9 +389,9 @@ es_batch_write(EsBatch *batch)
 		cols[V_HEARTBEATS].values[v] = Int32GetDatum(heartbeats);
 		cols[V_GOALS].values[v] = Int32GetDatum(goals);
 		cols[V_SCROLL].values[v] = Int16GetDatum(scroll);
-		column_text(&cols[V_COUNTRY], v, GEO_TEXT(located, country));
-		column_text(&cols[V_REGION], v, GEO_TEXT(located, region));
-		column_text(&cols[V_CITY], v, GEO_TEXT(located, city));
+		es_column_text(&cols[V_COUNTRY], v, GEO_TEXT(located, country));
+		es_column_text(&cols[V_REGION], v, GEO_TEXT(located, region));
+		es_column_text(&cols[V_CITY], v, GEO_TEXT(located, city));
 		cols[V_LAT].values[v] = Float8GetDatum(located ? located->geo->latitude : 0);
 		cols[V_LAT].nulls[v] = !(located && located->geo->has_location);
 		cols[V_LON].values[v] = Float8GetDatum(located ? located->geo->longitude : 0);
@@ -735,53 +399,236 @@ es_batch_write(EsBatch *batch)
 		cols[V_SCORE].values[v] = Int16GetDatum((int16) es_value_score(&activity, &model));
 		i = j;
 	}
+}
 
-	for (int c = 0; c < NUM_PARAMS; c++)
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, const Oid *types)
+{
+	/*
+	 * Generic at once: the plan does not depend on the arrays, and a
+	 * custom plan would replan the statement for every batch.
+	 */
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) types,
+										  CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL)
+		elog(ERROR, "edgestat: could not prepare the batch statement: %s",
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* hll's schema, quoted: it is wherever CREATE EXTENSION hll put it. */
+static char *
+hll_schema(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute("SELECT pg_catalog.quote_ident(n.nspname)"
+					" FROM pg_catalog.pg_extension e"
+					" JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+					" WHERE e.extname = 'hll'", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "edgestat: the extension hll is not installed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return TextDatumGetCString(d);
+}
+
+static SPIPlanPtr
+batch_plan(bool fold_rollups)
+{
+	StringInfoData sql;
+	Oid			types[ES_BATCH_PARAMS + ES_ROLLUP_PARAMS];
+
+	if (!fold_rollups && write_plan)
+		return write_plan;
+	if (fold_rollups && write_rollup_plan)
+		return write_rollup_plan;
+
+	memcpy(types, es_batch_param_types, sizeof(es_batch_param_types));
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, es_batch_sql_head);
+	if (fold_rollups)
 	{
-		int			len = c < S_SITE ? n : c < V_SITE ? nsessions : nvisitors;
-
-		params[c] = column_array(&cols[c], len);
+		memcpy(types + ES_BATCH_PARAMS, es_rollup_param_types,
+			   sizeof(es_rollup_param_types));
+		appendStringInfoString(&sql, es_rollup_sql(ES_BATCH_PARAMS + 1, hll_schema()));
 	}
+	appendStringInfoString(&sql, es_batch_sql_tail);
+	if (fold_rollups)
+		return write_rollup_plan = prepare_kept(sql.data,
+												ES_BATCH_PARAMS + ES_ROLLUP_PARAMS,
+												types);
+	return write_plan = prepare_kept(sql.data, ES_BATCH_PARAMS, types);
+}
 
-	/* 5. write */
+static char *
+copy_value(HeapTuple tup, TupleDesc desc, int col)
+{
+	return SPI_getvalue(tup, desc, col);
+}
+
+/*
+ * The rollups count a session that the batch changes as its new image
+ * minus its old one: the old ones are read, locked, in key order (the
+ * sessions are sorted by key), and the new ones computed here exactly as
+ * the statement's upsert merges them.
+ */
+static void
+fold_session_rollups(WriteState *ws)
+{
+	static const Oid types[2] = {INT4ARRAYOID, UUIDARRAYOID};
+	Datum		keys[2];
+	int			rc;
+	uint64		next = 0;
+
+	if (old_sessions_plan == NULL)
+		old_sessions_plan = prepare_kept(old_sessions_sql, 2, types);
+	keys[0] = ws->params[S_SITE];
+	keys[1] = ws->params[S_SESSION];
+	rc = SPI_execute_plan(old_sessions_plan, keys, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "edgestat: reading the batch's sessions failed: %s",
+			 SPI_result_code_string(rc));
+
+	for (int s = 0; s < ws->nsessions; s++)
+	{
+		SessionFold *fold = &ws->sessions[s];
+		EsSessionImage *batch_image = &fold->image;
+		EsSessionImage old;
+		EsSessionImage merged;
+		HeapTuple	tup = NULL;
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		if (next < SPI_processed)
+		{
+			HeapTuple	t = SPI_tuptable->vals[next];
+			int32		site = DatumGetInt32(SPI_getbinval(t, desc, 1, &isnull));
+			pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(t, desc, 2, &isnull));
+
+			if (cmp_key(site, id, fold->site_id, &fold->session) == 0)
+			{
+				tup = t;
+				next++;
+			}
+		}
+		if (tup == NULL)
+		{
+			es_rollup_add_session(ws->rollups, batch_image, 1);
+			ws->fresh_sessions++;
+			continue;
+		}
+
+		old.site_id = fold->site_id;
+		old.started = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+		old.last = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+		old.events = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+		old.pageviews = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		for (int d = 0; d < ES_SESSION_DIMS; d++)
+			old.dims[d] = copy_value(tup, desc, 7 + d);
+
+		/* as the upsert of es_batch_sql_head merges them */
+		merged = old;
+		merged.started = Min(old.started, batch_image->started);
+		merged.last = Max(old.last, batch_image->last);
+		merged.events = old.events + batch_image->events;
+		merged.pageviews = old.pageviews + batch_image->pageviews;
+		if (batch_image->started < old.started)
+			merged.dims[0] = batch_image->dims[0];
+		if (batch_image->last >= old.last)
+			merged.dims[1] = batch_image->dims[1];
+		for (int d = 2; d < ES_SESSION_DIMS; d++)
+			if (old.dims[d] == NULL)
+				merged.dims[d] = batch_image->dims[d];
+
+		es_rollup_add_session(ws->rollups, &old, -1);
+		es_rollup_add_session(ws->rollups, &merged, 1);
+	}
+}
+
+void
+es_batch_write(EsBatch *batch)
+{
+	MemoryContext old;
+	MemoryContext work;
+	WriteState *ws;
+	int			rc;
+	uint64		fresh_visitors = 0;
+	bool		isnull;
+
+	if (batch->nrows == 0)
+		return;
+
+	/*
+	 * Under the transaction's context: a batch that fails leaves nothing
+	 * behind once its transaction is aborted.
+	 */
+	work = AllocSetContextCreate(TopTransactionContext, "edgestat write",
+								 ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(work);
+
+	ws = palloc0(sizeof(WriteState));
+	ws->batch = batch;
+	ws->n = batch->nrows;
+	for (int c = 0; c < ES_BATCH_PARAMS; c++)
+		es_column_init(&ws->cols[c], es_batch_param_types[c], ws->n);
+	ws->order = palloc(sizeof(EsEventRow *) * ws->n);
+	ws->sessions = palloc(sizeof(SessionFold) * ws->n);
+	ws->visitors = palloc(sizeof(EsVisitorNote) * ws->n);
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		ws->rollups = es_rollup_begin(ws->n, ws->n);
+
+	event_columns(ws);
+	fold_sessions(ws);
+	for (int c = 0; c < V_SITE; c++)
+		ws->params[c] = es_column_array(&ws->cols[c],
+										c < S_SITE ? ws->n : ws->nsessions);
+
 	SPI_connect();
-	daily_partition_upkeep();
-	if (write_plan == NULL)
+	MemoryContextSwitchTo(work);
+	if (ws->rollups)
 	{
-		/*
-		 * Generic at once: the plan does not depend on the arrays, and a
-		 * custom plan would replan this statement for every batch.
-		 */
-		SPIPlanPtr	plan = SPI_prepare_cursor(write_sql, NUM_PARAMS,
-											 (Oid *) param_types,
-											 CURSOR_OPT_GENERIC_PLAN);
-
-		if (plan == NULL)
-			elog(ERROR, "edgestat: could not prepare the batch statement: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		write_plan = plan;
+		fold_session_rollups(ws);
+		es_rollup_params(ws->rollups, ws->params + ES_BATCH_PARAMS);
 	}
-	rc = SPI_execute_plan(write_plan, params, NULL, false, 0);
-	if (rc != SPI_OK_INSERT_RETURNING)
+	fold_visitors(ws);
+	for (int c = V_SITE; c < ES_BATCH_PARAMS; c++)
+		ws->params[c] = es_column_array(&ws->cols[c], ws->nvisitors);
+
+	rc = SPI_execute_plan(batch_plan(ws->rollups != NULL), ws->params, NULL,
+						  false, 0);
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "edgestat: batch statement failed: %s",
 			 SPI_result_code_string(rc));
 
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		bool		isnull;
-
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r],
 									   SPI_tuptable->tupdesc, 8, &isnull)))
 			fresh_visitors++;
 	}
 
-	/* 6-8. score count, live, NOTIFY, feed */
+	/*
+	 * A session another process created between our read and our upsert
+	 * was counted as new: the rollups would be off, so the batch fails and
+	 * its requests are retried.
+	 */
+	if (ws->rollups && SPI_processed > 0 &&
+		DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 9, &isnull)) !=
+		ws->fresh_sessions)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("edgestat: a session of the batch was created concurrently"),
+				 errdetail("The batch is rolled back so that the rollups stay exact; retry.")));
+
 	es_count(ES_C_SCORE_RECOMPUTES, fresh_visitors);
-	announce(folds, nvisitors, lives, &nlives);
+	es_announce(ws->visitors, ws->nvisitors);
 	SPI_finish();
 
-	es_count(ES_C_ACCEPTED, n);
+	es_count(ES_C_ACCEPTED, ws->n);
 	es_count(ES_C_BATCHES, 1);
 
 	MemoryContextSwitchTo(old);

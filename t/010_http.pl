@@ -1,4 +1,4 @@
-# The HTTP worker's endpoints: every status code of SPEC section 2 with its
+# The HTTP worker's endpoints: every status code of docs/http.md with its
 # reason, CORS, the tracker, health and metrics, the dashboard's files,
 # /api and /live, and what garbage, oversized headers and a slowloris do.
 use strict;

@@ -230,6 +230,9 @@ http_beacon_complete(EsConn *c)
 	request_client(c, &req.client);
 	req.user_agent = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
 												 MHD_HTTP_HEADER_USER_AGENT);
+	/* every browser sends one: a request without is a script's */
+	if (req.user_agent == NULL)
+		req.user_agent = "";
 	req.origin = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "Origin");
 
 	PG_TRY();

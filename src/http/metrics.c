@@ -14,6 +14,7 @@
 #include "utils/timestamp.h"
 
 #include "http_int.h"
+#include "maintenance.h"
 #include "shmem.h"
 #include "stats.h"
 
@@ -159,5 +160,6 @@ es_http_format_health(StringInfo buf, int worker)
 	for (int i = 0; i < ES_NUM_COUNTERS; i++)
 		appendStringInfo(buf, ",\"%s\":" UINT64_FORMAT,
 						 es_counter_names[i], es_counter_value((EsCounter) i));
+	es_maintenance_format_health(buf);
 	appendStringInfoString(buf, "}\n");
 }

@@ -47,6 +47,7 @@ int			es_max_pending = 5000;
 int			es_max_connections = 1024;
 int			es_max_connections_per_ip = 64;
 int			es_connection_timeout_s = 10;
+static int	lock_timeout_ms = 1000;
 
 EsHttpWorker hw = {
 	.pending_list = DLIST_STATIC_INIT(hw.pending_list),
@@ -99,6 +100,12 @@ define_settings(void)
 							"Concurrent HTTP connections per client address per worker.",
 							NULL, &es_max_connections_per_ip, 64, 1, 65536,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("edgestat.lock_timeout",
+							"Longest an ingest batch waits for a lock before it fails with 503.",
+							"While a batch waits the worker answers nothing, so this bounds the stall "
+							"that another session's lock can cause.",
+							&lock_timeout_ms, 1000, 1, 600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("edgestat.connection_timeout",
 							"Idle or stalled HTTP connections are closed after this.",
 							NULL, &es_connection_timeout_s, 10, 1, 3600,
@@ -128,11 +135,31 @@ register_workers(void)
 	}
 }
 
+/*
+ * The worker's own session settings: bounded lock waits, nothing resolved
+ * through a schema that a database owner could write to (the worker runs
+ * as the bootstrap superuser), and no triggers.
+ */
+static void
+apply_session_settings(void)
+{
+	char		value[32];
+
+	snprintf(value, sizeof(value), "%d", lock_timeout_ms);
+	SetConfigOption("lock_timeout", value, PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
+					PGC_S_OVERRIDE);
+	/* the writer folds the rollups itself: no trigger fires (writer.c) */
+	SetConfigOption("session_replication_role", "replica", PGC_SUSET,
+					PGC_S_OVERRIDE);
+}
+
 static void
 reload_config(void)
 {
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
+	apply_session_settings();
 	es_geo_reload_if_changed();
 	http_load_trusted_proxies();
 	http_load_tracker();
@@ -265,6 +292,7 @@ es_http_worker_main(Datum main_arg)
 		snprintf(appname, sizeof(appname), "edgestat http worker %d", hw.worker_no);
 		pgstat_report_appname(appname);
 	}
+	apply_session_settings();
 
 	hw.worker_cxt = AllocSetContextCreate(TopMemoryContext, "edgestat http worker",
 									   ALLOCSET_DEFAULT_SIZES);

@@ -136,9 +136,54 @@ static const UaCase cases[] = {
 	false, "WeChat", "Android", "mobile"},
 	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [LinkedInApp]/9.29.6590",
 	false, "LinkedIn", "iOS", "mobile"},
-	/* a WebKit view that is not Safari: no "Version/" */
+	/* the Google Search app: no "Version/", but it names itself */
 	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) GSA/292.0.574844035 Mobile/15E148 Safari/604.1",
-	false, "Other", "iOS", "mobile"},
+	false, "Google App", "iOS", "mobile"},
+	{"Mozilla/5.0 (iPad; CPU OS 18_6_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) GSA/439.4.980558000 Mobile/15E148 Safari/604.1",
+	false, "Google App", "iOS", "tablet"},
+	/* an app's WebKit view names no browser and has no "Safari/": Safari */
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 18_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+	false, "Safari", "iOS", "mobile"},
+	{"Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+	false, "Safari", "iOS", "tablet"},
+	{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)",
+	false, "Safari", "macOS", "desktop"},
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.6 Mobile/15E148 Safari/604.1 Ddg/26.6",
+	false, "DuckDuckGo", "iOS", "mobile"},
+	{"Mozilla/5.0 (Linux; Android 17) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/153.0.0.0 Mobile DuckDuckGo/5 Safari/537.36",
+	false, "DuckDuckGo", "Android", "mobile"},
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 18_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.6.1 Mobile/15E148 Snapchat/14.25.0.48 (like Safari/8624.5.1.10.3, panda)",
+	false, "Snapchat", "iOS", "mobile"},
+	/* an e-mail-like version and a package name are not contact addresses */
+	{"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/150.0.0.0 Mobile Safari/537.36 (Ecosia android@150.0.0.0)",
+	false, "Ecosia", "Android", "mobile"},
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 YJApp-IOS jp.co.yahoo.ipn.appli/4.52.0",
+	false, "Safari", "iOS", "mobile"},
+	/* a carrier that looks like a domain, in Facebook's browser */
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/17.1.2;FBSS/3;FBCR/Vodafone.de;FBID/phone;FBLC/de_DE;FBOP/5]",
+	false, "Facebook", "iOS", "mobile"},
+	/* apps and devices whose words look like a bot's, but are people's */
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Twitter for iPhone/10.17",
+	false, "Safari", "iOS", "mobile"},
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 NAVER(inapp; search; 2000; 12.1.5; 14PROMAX)",
+	false, "Safari", "iOS", "mobile"},
+	{"Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/120.0.6099.193 Mobile Safari/537.36 [FB_IAB/FB4A;FBAV/444.0.0.33.118;FBDM/{density=3.0,width=1080,height=2340};FBLC/de_DE;FBRV/0;FBCR/Telekom.de;FBMF/samsung;FBBD/samsung;FBPN/com.facebook.katana;FBDV/SM-S918B;FBSV/14;FBOP/1;FBCA/arm64-v8a:;]",
+	false, "Facebook", "Android", "mobile"},
+	{"Mozilla/5.0 (Linux; Android 13; SM-G991B Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/119.0.6045.163 Mobile Safari/537.36 [Pinterest/Android]",
+	false, "Chrome", "Android", "mobile"},
+	{"Mozilla/5.0 (Linux; Android 13; SM-S911N Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/119.0.6045.163 Mobile Safari/537.36;KAKAOTALK 2410420",
+	false, "Chrome", "Android", "mobile"},
+	{"Mozilla/5.0 (Windows; U; Windows NT 10.0; en-US; Valve Steam Client/default/1700000000; ) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.183 Safari/537.36",
+	false, "Chrome", "Windows", "desktop"},
+	{"Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.0 Safari/605.1.15",
+	false, "Safari", "Other", "desktop"},
+	{"Mozilla/5.0 (compatible; Konqueror/4.5; Linux) KHTML/4.5.5 (like Gecko)",
+	false, "Other", "Linux", "desktop"},
+	/* Electron apps are people's desktop apps */
+	{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) obsidian/1.11.7 Chrome/142.0.7444.265 Electron/39.5.1 Safari/537.36",
+	false, "Chrome", "Windows", "desktop"},
+	{"Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)",
+	false, "Internet Explorer", "Windows", "desktop"},
 
 	/* crawlers, monitors, tools, libraries */
 	BOT("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
@@ -175,6 +220,27 @@ static const UaCase cases[] = {
 	BOT("Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)"),
 	BOT("Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"),
 	BOT("WhatsApp/2.23.20.0 A"),
+	/* what the old rules let through */
+	BOT("GoogleOther"),
+	BOT("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.129 Mobile Safari/537.36 (compatible; GoogleOther)"),
+	BOT("httpunit/1.x"),
+	BOT("Mozilla/2.0 (compatible; Ask Jeeves/Teoma; +http://about.ask.com/en/docs/about/webmasters.shtml)"),
+	BOT("GigablastOpenSource/1.0"),
+	BOT("BIGLOTRON (Beta 2;GNU/Linux)"),
+	BOT("findlinks/1.1.6-beta1 (+http://wortschatz.uni-leipzig.de/findlinks/)"),
+	BOT("Mozilla/4.5 (compatible; HTTrack 3.0x; Windows 98)"),
+	BOT("Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0; AppInsights)"),
+	BOT("Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/534+ (KHTML, like Gecko) BingPreview/1.0b"),
+	BOT("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko; Google Web Preview) Chrome/27.0.1453 Safari/537.36"),
+	BOT("Mozilla/5.0 AppleWebKit/537.36 Chrome/139.0.7258.127 Safari/537.36 Google-Ads-Conversions"),
+	BOT("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Playwright/1.40.0"),
+	BOT("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/79.0.3945.0 Safari/537.36 Criticalcss.com/2.0.0"),
+	BOT("Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:103.0) Gecko/20100101 Firefox/103.0 abuse.xmco.fr"),
+	BOT("Mozilla/5.0 (compatible; SomeCrawler/1.0; mailto:crawler@example.org)"),
+	BOT("Mozilla/5.0/Firefox/42.0 - nbertaupete95(at)gmail.com"),
+	BOT("Mozilla/5.0 zgrab/0.x"),
+	BOT("Mozilla/4.0"),
+	BOT("Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)"),
 	BOT(""),
 };
 
@@ -248,7 +314,7 @@ test_viewport(void)
 	/* the length bounds the scan: no NUL needed, nothing read past it */
 	es_classify_user_agent("Mozilla/5.0 (Windows NT 10.0) Firefox/121.0 curl/8.4.0", 43, 0, &ua);
 	CHECK(!ua.bot && strcmp(ua.browser, "Firefox") == 0);
-	es_classify_user_agent("curl/8", 3, 0, &ua);
+	es_classify_user_agent("Mozilla/5.0 curl/8", 11, 0, &ua);
 	CHECK(!ua.bot);
 
 	/* a huge User-Agent is classified on its head */

@@ -3,7 +3,8 @@
  *
  *   <script defer src="https://HOST/e.js" data-site="example.com"></script>
  *
- * The wire format is SPEC §2 ("The beacon"); the identity rules are SPEC §5.
+ * The beacon's keys and limits are in docs/http.md; the identity rules are
+ * in tracker-js/README.md ("Identity").
  * No cookies, no fingerprinting, no third-party requests: the only request
  * it makes is POST ${data-api}/e with a text/plain JSON body.
  *

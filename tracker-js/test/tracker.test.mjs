@@ -43,7 +43,7 @@ async function newPage(ctxOpts = {}) {
   return { ctx, p: await ctx.newPage() };
 }
 
-test('pageview beacon carries every SPEC §2 field, sent as text/plain without cookies', async () => {
+test('pageview beacon carries every beacon key (docs/http.md), sent as text/plain without cookies', async () => {
   const path = addPage({});
   const { ctx, p } = await newPage({ viewport: { width: 1111, height: 700 } });
   await p.goto(srv.url(path + '?utm_source=news'), { referer: 'https://ref.example.org/x' });
@@ -63,7 +63,7 @@ test('pageview beacon carries every SPEC §2 field, sent as text/plain without c
   assert.match(h['content-type'], /^text\/plain/);
   assert.equal(h.cookie, undefined);
   assert.equal(await p.evaluate(() => document.cookie), '');
-  // ids are where SPEC §5 puts them
+  // ids are where README.md ("Identity") puts them
   const st = await p.evaluate(() => [localStorage.getItem('edgestat'), sessionStorage.getItem('edgestat')].map(JSON.parse));
   assert.equal(st[0].v, pv.v);
   assert.ok(Math.abs(st[0].t - Date.now()) < 60000);

@@ -1,0 +1,166 @@
+// Writes the User-Agent corpora that corpus.c checks edgestat's classifier
+// (src/core/useragent.c) against, from packaged public sources, into out/:
+//
+//   out/bots.tsv      every crawler User-Agent of crawler-user-agents, with
+//                     isbot's verdict on it (the recall to match or beat)
+//   out/browsers.tsv  real browsers' User-Agents (user-agents: a sample of
+//                     real traffic; top-user-agents: the most common ones),
+//                     with the browser, OS and device family ua-parser-js
+//                     gives each, translated into edgestat's family names
+//
+// Only the packages' data and verdicts are used; edgestat's rules are its own.
+// Lines are tab-separated with the User-Agent last; '#' lines are comments.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+
+import crawlers from 'crawler-user-agents';
+import topUserAgents from 'top-user-agents';
+import { isbot } from 'isbot';
+import { UAParser } from 'ua-parser-js';
+
+const require = createRequire(import.meta.url);
+const outDir = new URL('./out/', import.meta.url);
+
+// user-agents exports a random generator; its data file is what we want.
+const userAgentsData = JSON.parse(fs.readFileSync(
+  require.resolve('user-agents').replace(/index\.c?js$/, 'user-agents.json'), 'utf8'));
+
+const version = (name) =>
+  JSON.parse(fs.readFileSync(new URL(`./node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
+
+// ua-parser-js's browser names -> edgestat's.  edgestat names the minor
+// Chromium browsers (Vivaldi, Brave, Chromium, web views) Chrome, the mobile
+// and desktop builds of a browser alike, and everything else it does not know
+// Other: a name missing here must be Other in edgestat too.
+const BROWSERS = {
+  Chrome: 'Chrome',
+  'Mobile Chrome': 'Chrome',
+  'Chrome WebView': 'Chrome',
+  'Chrome Headless': 'Chrome',
+  Chromium: 'Chrome',
+  Vivaldi: 'Chrome',
+  Brave: 'Chrome',
+  Safari: 'Safari',
+  'Mobile Safari': 'Safari',
+  Firefox: 'Firefox',
+  'Mobile Firefox': 'Firefox',
+  'Firefox Focus': 'Firefox',
+  Edge: 'Edge',
+  Opera: 'Opera',
+  'Opera Mobi': 'Opera',
+  'Opera Mini': 'Opera',
+  'Opera Touch': 'Opera',
+  'Opera GX': 'Opera',
+  'Opera Coast': 'Opera',
+  'Samsung Internet': 'Samsung Internet',
+  Yandex: 'Yandex',
+  UCBrowser: 'UC Browser',
+  IE: 'Internet Explorer',
+  IEMobile: 'Internet Explorer',
+  Facebook: 'Facebook',
+  Instagram: 'Instagram',
+  WeChat: 'WeChat',
+  TikTok: 'TikTok',
+  LinkedIn: 'LinkedIn',
+  GSA: 'Google App',
+  DuckDuckGo: 'DuckDuckGo',
+  Snapchat: 'Snapchat',
+  Ecosia: 'Ecosia',
+};
+
+const OSES = {
+  Windows: 'Windows',
+  'Windows Phone': 'Windows',
+  'Windows Mobile': 'Windows',
+  macOS: 'macOS',
+  'Mac OS': 'macOS',
+  iOS: 'iOS',
+  Android: 'Android',
+  'Android-x86': 'Android',
+  'Chrome OS': 'ChromeOS',
+  'Chromium OS': 'ChromeOS',
+  Linux: 'Linux',
+  Ubuntu: 'Linux',
+  Debian: 'Linux',
+  Fedora: 'Linux',
+  'Linux Mint': 'Linux',
+  Mint: 'Linux',
+  Arch: 'Linux',
+  Gentoo: 'Linux',
+  openSUSE: 'Linux',
+  'Red Hat': 'Linux',
+  CentOS: 'Linux',
+  Kubuntu: 'Linux',
+  Xubuntu: 'Linux',
+  Manjaro: 'Linux',
+};
+
+// ua-parser-js leaves the type of desktops undefined.
+const DEVICES = { mobile: 'mobile', wearable: 'mobile', tablet: 'tablet' };
+
+function browserFamily(r) {
+  const name = r.browser.name;
+  // A WebKit view with no browser token (an iOS app's WKWebView, Mail on a
+  // Mac) renders as Safari does: edgestat names it Safari on Apple systems.
+  if (name === 'WebKit' && (r.os.name === 'iOS' || r.os.name === 'macOS'))
+    return 'Safari';
+  return BROWSERS[name] ?? 'Other';
+}
+
+const clean = (ua) => typeof ua === 'string' && ua.length > 0 && !/[\t\r\n]/.test(ua);
+
+// ---- crawlers ----
+const bots = new Map();
+for (const entry of crawlers) {
+  for (const ua of entry.instances ?? []) {
+    if (clean(ua) && !bots.has(ua))
+      bots.set(ua, isbot(ua));
+  }
+}
+const isbotHits = [...bots.values()].filter(Boolean).length;
+
+// ---- real browsers ----
+const browsers = new Map();
+const addBrowser = (ua, source) => {
+  if (!clean(ua) || browsers.has(ua))
+    return;
+  browsers.set(ua, source);
+};
+for (const row of userAgentsData)
+  addBrowser(row.userAgent, 'user-agents');
+for (const ua of topUserAgents)
+  addBrowser(ua, 'top-user-agents');
+
+let browserLines = '';
+let isbotFalsePositives = 0;
+for (const [ua, source] of browsers) {
+  const r = UAParser(ua);
+  const flagged = isbot(ua);
+
+  isbotFalsePositives += flagged;
+  browserLines += [
+    browserFamily(r),
+    OSES[r.os.name] ?? 'Other',
+    DEVICES[r.device.type] ?? 'desktop',
+    source,
+    flagged ? 1 : 0,
+    ua,
+  ].join('\t') + '\n';
+}
+
+const sources = ['crawler-user-agents', 'isbot', 'ua-parser-js', 'user-agents', 'top-user-agents']
+  .map((n) => `${n}@${version(n)}`).join(' ');
+
+fs.mkdirSync(outDir, { recursive: true });
+fs.writeFileSync(new URL('bots.tsv', outDir),
+  `# generated by test/ua/generate.mjs from ${sources}\n` +
+  `# isbot\t${isbotHits}\t${bots.size}\n` +
+  '# columns: isbot (1: isbot calls it a bot), User-Agent\n' +
+  [...bots].map(([ua, hit]) => `${hit ? 1 : 0}\t${ua}\n`).join(''));
+fs.writeFileSync(new URL('browsers.tsv', outDir),
+  `# generated by test/ua/generate.mjs from ${sources}\n` +
+  '# columns: browser, os, device (ua-parser-js in edgestat\'s names), source, isbot, User-Agent\n' +
+  browserLines);
+
+console.log(`ua corpora: ${bots.size} crawler User-Agents (isbot recall ${isbotHits}/${bots.size}), ` +
+  `${browsers.size} browser User-Agents (isbot flags ${isbotFalsePositives})`);
