@@ -156,6 +156,55 @@ is($r->{status}, 204, 'the lock gone: 204');
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM edgestat.events WHERE path IN ('/locked', '/unlocked')"),
 	'1', 'the refused beacon was not stored, the later one was');
+
+# ---- failed batches leave no memory behind ----
+# 1,000 batches fail on a locked rollup row (lock_timeout 1 ms); the
+# worker's memory contexts are then the same as after the first 100.
+$node->safe_psql('postgres', 'ALTER SYSTEM SET edgestat.lock_timeout = 1');
+$node->reload;
+sleep 0.5;
+$holder->query_safe('BEGIN');
+$holder->query_safe(
+	"SELECT 1 FROM edgestat.rollup_hourly WHERE hour = date_trunc('hour', now(), 'UTC') FOR UPDATE");
+my $worker_pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'edgestat http'");
+
+# the worker's memory, as pg_log_backend_memory_contexts writes it
+sub worker_memory
+{
+	my $offset = -s $node->logfile;
+	$node->safe_psql('postgres', "SELECT pg_log_backend_memory_contexts($worker_pid)");
+	post(beacon(u => 'https://example.com/wake'));    # it logs when it runs
+	my $log = '';
+	for (1 .. 50)
+	{
+		$log = substr(slurp_file($node->logfile), $offset);
+		last if $log =~ /Grand total: \d+ bytes/;
+		sleep 0.1;
+	}
+	my ($total) = $log =~ /Grand total: (\d+) bytes/;
+	my $writes = () = $log =~ /edgestat write/g;
+	return ($total // -1, $writes);
+}
+
+my $failed = 0;
+for my $i (1 .. 1000)
+{
+	$failed++ if post(beacon(u => "https://example.com/fail$i"))->{status} == 503;
+	if ($i == 100)
+	{
+		my ($total, $writes) = worker_memory();
+		$node->{edgestat_memory_100} = $total;
+	}
+}
+my ($total, $writes) = worker_memory();
+cmp_ok($failed, '>=', 990, "1,000 beacons on a locked row: $failed answered 503");
+is($writes, 0, 'no "edgestat write" context is left behind');
+cmp_ok($total - $node->{edgestat_memory_100}, '<', 64 * 1024,
+	"worker memory flat: $node->{edgestat_memory_100} bytes after 100 failed batches, $total after 1,000");
+$holder->query_safe('COMMIT');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET edgestat.lock_timeout');
+$node->reload;
 $holder->quit;
 
 # ---- a request without a User-Agent is a script's, not a browser's ----

@@ -83,16 +83,24 @@ http_fail_batch(const char *what)
 {
 	ErrorData  *edata;
 	char		reason[256];
+	MemoryContext failure_cxt;
 
-	MemoryContextSwitchTo(hw.worker_cxt);
+	/*
+	 * A context of its own, deleted below: whatever the error report and
+	 * the abort leave in the current context must not pile up in the
+	 * worker's.
+	 */
+	failure_cxt = AllocSetContextCreate(hw.worker_cxt, "edgestat batch failure",
+										ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(failure_cxt);
 	edata = CopyErrorData();
 	FlushErrorState();
 	ereport(LOG,
 			(errmsg("edgestat http: %s failed, %d request(s) answered 503: %s",
 					what, hw.npending, edata->message)));
-	FreeErrorData(edata);
 	AbortCurrentTransaction();
 	MemoryContextSwitchTo(hw.worker_cxt);
+	MemoryContextDelete(failure_cxt);
 	hw.xact_open = false;
 	es_count(ES_C_BATCH_FAILURES, 1);
 	PG_TRY();

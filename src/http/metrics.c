@@ -155,8 +155,9 @@ es_http_format_health(StringInfo buf, int worker)
 	int			usecs;
 
 	TimestampDifference(PgStartTime, GetCurrentTimestamp(), &secs, &usecs);
-	appendStringInfo(buf, "{\"status\":\"ok\",\"uptime_s\":%ld,\"worker\":%d",
-					 secs, worker);
+	appendStringInfo(buf, "{\"status\":\"ok\",\"uptime_s\":%ld,\"worker\":%d"
+					 ",\"connections\":%d,\"pending\":%d,\"streams\":%d",
+					 secs, worker, hw.nconns_live, hw.npending, hw.nsse);
 	for (int i = 0; i < ES_NUM_COUNTERS; i++)
 		appendStringInfo(buf, ",\"%s\":" UINT64_FORMAT,
 						 es_counter_names[i], es_counter_value((EsCounter) i));
