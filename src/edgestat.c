@@ -20,6 +20,7 @@
 #include "dedup.h"
 #include "geo.h"
 #include "http.h"
+#include "identity.h"
 #include "live.h"
 #include "maintenance.h"
 #include "pipeline.h"
@@ -71,6 +72,7 @@ _PG_init(void)
 	es_geo_init();
 	es_announce_init();
 	es_maintenance_init();
+	es_identity_init();
 	es_http_init();
 	es_api_init();
 	es_shmem_install_hooks();

@@ -291,8 +291,12 @@ collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
-static void
-request_client(EsConn *c, EsAddr *client)
+/*
+ * The client address as the pipeline sees it: the peer, or behind a
+ * trusted proxy the address X-Forwarded-For vouches for (core/addr.c).
+ */
+void
+http_request_client(EsConn *c, EsAddr *client)
 {
 	const union MHD_ConnectionInfo *info;
 	EsAddr		peer;
@@ -337,13 +341,15 @@ http_beacon_complete(EsConn *c)
 							1, NULL);
 
 	memset(&req, 0, sizeof(req));
-	request_client(c, &req.client);
+	http_request_client(c, &req.client);
 	req.user_agent = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
 												 MHD_HTTP_HEADER_USER_AGENT);
 	/* every browser sends one: a request without is a script's */
 	if (req.user_agent == NULL)
 		req.user_agent = "";
 	req.origin = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "Origin");
+	/* the tracker without storage sends no ids: the server's (compat.c) */
+	http_compat_fill_ids(c);
 
 	PG_TRY();
 	{

@@ -10,7 +10,8 @@
  * request callback and routing), conn.c (connection pool and responses),
  * beacons.c (POST /e and group commit), static.c (/e.js, /dashboard),
  * api.c (/api/...), sse.c (/live), metrics.c (/metrics, /healthz),
- * tls.c (HTTPS: settings, certificates, reload).
+ * tls.c (HTTPS: settings, certificates, reload), compat.c (/api/event,
+ * /api/send, /api/v2/query).
  *
  *-------------------------------------------------------------------------
  */
@@ -52,8 +53,14 @@ typedef enum EsConnKind
 {
 	EC_OTHER,					/* answered in the first call */
 	EC_BEACON,					/* POST /e, collecting the body */
-	EC_SSE						/* GET /live, streaming */
+	EC_SSE,						/* GET /live, streaming */
+	EC_PLAUSIBLE,				/* POST /api/event, collecting the body */
+	EC_UMAMI,					/* POST /api/send, collecting the body */
+	EC_STATS_API				/* POST /api/v2/query, collecting the body */
 } EsConnKind;
+
+/* Kinds whose body is collected and handed to compat.c. */
+#define EC_IS_COMPAT(k) ((k) == EC_PLAUSIBLE || (k) == EC_UMAMI || (k) == EC_STATS_API)
 
 /*
  * Per-request state, the MHD con_cls.  Recycled through a free list, so
@@ -82,6 +89,8 @@ typedef struct EsConn
 	size_t		out_len;
 	size_t		out_off;
 	size_t		out_cap;
+	/* POST /api/send: the session, for the answer after commit */
+	char		compat_session[37];
 	struct EsConn *next_free;
 } EsConn;
 
@@ -190,6 +199,13 @@ extern enum MHD_Result http_serve_tracker(EsConn *c);
 extern int http_call_dashboard_api(const char *token, const char *endpoint,
 				   const char *params, char **result);
 extern enum MHD_Result http_serve_api(EsConn *c, const char *endpoint);
+
+/* ---- compat.c ---- */
+extern EsConnKind http_compat_kind(const char *url);
+extern enum MHD_Result http_compat_complete(EsConn *c);
+extern enum MHD_Result http_compat_answer(EsConn *c);
+extern void http_compat_fill_ids(EsConn *c);
+extern void http_request_client(EsConn *c, EsAddr *client);
 
 /* ---- sse.c ---- */
 extern void http_pump_feed(TimestampTz now);

@@ -52,8 +52,10 @@ route(EsConn *c, const char *url, const char *method)
 {
 	bool		get = method_is(method, "GET") || method_is(method, "HEAD");
 	const char *allow = "GET, HEAD, OPTIONS";
+	EsConnKind	body_kind = strcmp(url, "/e") == 0 ? EC_BEACON : http_compat_kind(url);
 
-	if (strcmp(url, "/e") == 0)
+	/* requests with a body: /e, and compat.c's before the other /api/ */
+	if (body_kind != EC_OTHER)
 	{
 		if (method_is(method, "POST"))
 		{
@@ -77,7 +79,7 @@ route(EsConn *c, const char *url, const char *method)
 					return http_respond_text(c, 413, reason, 0, NULL);
 				}
 			}
-			c->kind = EC_BEACON;
+			c->kind = body_kind;
 			return MHD_YES;
 		}
 		if (method_is(method, "OPTIONS"))
@@ -158,12 +160,12 @@ dispatch(EsConn *c, const char *url, const char *method,
 		/* resumed after the batch committed (or failed) */
 		c->has_final = false;
 		if (c->final_status == 204)
-			return http_respond_204(c);
+			return EC_IS_COMPAT(c->kind) ? http_compat_answer(c) : http_respond_204(c);
 		return http_respond_text(c, c->final_status, c->final_reason,
 							c->final_status == 503 ? 1 : 0, NULL);
 	}
 
-	if (c->kind != EC_BEACON)
+	if (c->kind != EC_BEACON && !EC_IS_COMPAT(c->kind))
 		return MHD_YES;			/* not reached: answered in the first call */
 
 	if (*upload_data_size > 0)
@@ -197,6 +199,8 @@ dispatch(EsConn *c, const char *url, const char *method,
 		c->len += n;
 		return MHD_YES;
 	}
+	if (EC_IS_COMPAT(c->kind))
+		return http_compat_complete(c);
 	return http_beacon_complete(c);
 }
 

@@ -54,6 +54,7 @@ main(void)
 	test_useragent();
 	test_score();
 	test_addr();
+	test_compat();
 	printf("%d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed == 0 ? 0 : 1;
 }

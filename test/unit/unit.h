@@ -34,5 +34,6 @@ extern void test_url(void);
 extern void test_useragent(void);
 extern void test_score(void);
 extern void test_addr(void);
+extern void test_compat(void);
 
 #endif
