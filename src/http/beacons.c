@@ -132,6 +132,14 @@ http_flush_batch(void)
 		return;
 	events = es_batch_events(hw.batch);
 	start = GetCurrentTimestamp();
+
+	/*
+	 * Commit allocates in the current context and leaves it there (since
+	 * 15, pgstat_get_transactional_drops pallocs on every commit that
+	 * inserted): in the worker's context that was ~24 bytes a batch for
+	 * the life of the worker.  The transaction's context dies with it.
+	 */
+	MemoryContextSwitchTo(TopTransactionContext);
 	PG_TRY();
 	{
 		if (events > 0)
