@@ -214,16 +214,21 @@ function openLive() {
 }
 
 // ---- the schedule: open loop, per kind a rate per second ----
-const mix = [
-	[sendValid, RATE],
-	[sendDuplicate, RATE / 10],
-	[sendBot, RATE / 20],
-	[sendInvalid, RATE / 20],
-	[sendOversized, 1],
-	[sendSlow, 1],
-	[sendApi, 0.5],
-	[openLive, 0.5],
-];
+const kinds = {
+	valid: [sendValid, RATE],
+	dup: [sendDuplicate, RATE / 10],
+	bot: [sendBot, RATE / 20],
+	invalid: [sendInvalid, RATE / 20],
+	oversized: [sendOversized, 1],
+	slow: [sendSlow, 1],
+	api: [sendApi, 0.5],
+	live: [openLive, 0.5],
+};
+// SOAK_MIX=valid,live runs only those kinds (to find what a figure is due to)
+const mix = (env.SOAK_MIX ? env.SOAK_MIX.split(',') : Object.keys(kinds)).map((k) => {
+	if (!kinds[k]) throw new Error(`SOAK_MIX: no kind "${k}"`);
+	return kinds[k];
+});
 const due = mix.map(() => 0);
 let last = Date.now();
 let minuteNo = 0;
