@@ -6,6 +6,7 @@
 #   make unittest             pure-C unit tests of the parser and classifiers
 #   make fuzz                 libFuzzer over the beacon parser (FUZZ_SECONDS)
 #   make bench                benchmarks (see bench/README.md)
+#   make soak                 the soak: a steady mix for 30 min (SOAK_SECONDS)
 
 EXTENSION = edgestat
 MODULE_big = edgestat
@@ -45,7 +46,7 @@ installcheck: $(GEOIP_TEST_DBS)
 
 ASSETDIR = $(DESTDIR)$(datadir)/extension/edgestat
 
-.PHONY: install-assets unittest fuzz bench run test
+.PHONY: install-assets unittest fuzz bench soak run test
 install: install-assets
 install-assets:
 	$(MKDIR_P) '$(ASSETDIR)/dashboard'
@@ -60,6 +61,9 @@ fuzz:
 
 bench:
 	bash bench/run
+
+soak:
+	bash bench/soak/run
 
 run:
 	bash .ci/demo

@@ -95,6 +95,7 @@ http_fail_batch(const char *what)
 {
 	ErrorData  *edata;
 	char		reason[256];
+	bool		disk_full;
 	MemoryContext failure_cxt;
 
 	/*
@@ -110,11 +111,13 @@ http_fail_batch(const char *what)
 	ereport(LOG,
 			(errmsg("edgestat http: %s failed, %d request(s) answered 503: %s",
 					what, hw.npending, edata->message)));
+	disk_full = (edata->sqlerrcode == ERRCODE_DISK_FULL);
 	AbortCurrentTransaction();
 	MemoryContextSwitchTo(hw.worker_cxt);
 	MemoryContextDelete(failure_cxt);
 	hw.xact_open = false;
 	es_count(ES_C_BATCH_FAILURES, 1);
+	es_http_observe_failure();
 	PG_TRY();
 	{
 		es_batch_reset(hw.batch);
@@ -124,8 +127,10 @@ http_fail_batch(const char *what)
 		FlushErrorState();
 	}
 	PG_END_TRY();
+	/* the one cause an operator must act on gets named */
 	snprintf(reason, sizeof(reason),
-			 "batch could not be committed, nothing stored; retry");
+			 "batch could not be committed%s, nothing stored; retry",
+			 disk_full ? " (disk full)" : "");
 	answer_pending(503, reason);
 }
 
@@ -213,6 +218,14 @@ http_flush_batch(void)
 		return;
 	events = es_batch_events(hw.batch);
 	start = GetCurrentTimestamp();
+
+	/*
+	 * Commit allocates in the current context and leaves it there (since
+	 * 15, pgstat_get_transactional_drops pallocs on every commit that
+	 * inserted): in the worker's context that was ~24 bytes a batch for
+	 * the life of the worker.  The transaction's context dies with it.
+	 */
+	MemoryContextSwitchTo(TopTransactionContext);
 	PG_TRY();
 	{
 		if (events > 0)

@@ -215,6 +215,7 @@ extern void http_wake_sse(void);
 /* ---- metrics.c ---- */
 extern void es_http_metrics_init(void);
 extern void es_http_observe_batch(int events, int64 commit_us);
+extern void es_http_observe_failure(void);
 extern void es_http_format_metrics(StringInfo buf);
 extern void es_http_format_health(StringInfo buf, int worker);
 

@@ -36,7 +36,15 @@ typedef struct EsHttpShared
 	pg_atomic_uint64 commit_buckets[N_COMMIT_BOUNDS + 1];
 	pg_atomic_uint64 commit_sum_us;
 	pg_atomic_uint64 count;
+	pg_atomic_uint64 last_failure;	/* TimestampTz of the last failed batch */
 } EsHttpShared;
+
+/*
+ * /healthz says "degraded" for this long after a batch failed: long
+ * enough for a scrape every 15 or 30 s to see it, short enough to clear
+ * by itself once batches commit again (a full disk freed, a lock gone).
+ */
+#define ES_DEGRADED_SECS	30
 
 static EsHttpShared *es_http_shared = NULL;
 
@@ -59,6 +67,7 @@ metrics_shmem_attach(void *ptr, bool found)
 		pg_atomic_init_u64(&es_http_shared->batch_sum, 0);
 		pg_atomic_init_u64(&es_http_shared->commit_sum_us, 0);
 		pg_atomic_init_u64(&es_http_shared->count, 0);
+		pg_atomic_init_u64(&es_http_shared->last_failure, 0);
 	}
 }
 
@@ -90,6 +99,15 @@ es_http_observe_batch(int events, int64 commit_us)
 	pg_atomic_fetch_add_u64(&es_http_shared->commit_sum_us,
 							commit_us > 0 ? commit_us : 0);
 	pg_atomic_fetch_add_u64(&es_http_shared->count, 1);
+}
+
+/* In shared memory, so that whichever worker answers /healthz knows. */
+void
+es_http_observe_failure(void)
+{
+	if (es_http_shared != NULL)
+		pg_atomic_write_u64(&es_http_shared->last_failure,
+							(uint64) GetCurrentTimestamp());
 }
 
 static void
@@ -153,11 +171,23 @@ es_http_format_health(StringInfo buf, int worker)
 {
 	long		secs;
 	int			usecs;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz failed = 0;
+	long		failed_ago = -1;
 
-	TimestampDifference(PgStartTime, GetCurrentTimestamp(), &secs, &usecs);
-	appendStringInfo(buf, "{\"status\":\"ok\",\"uptime_s\":%ld,\"worker\":%d"
+	if (es_http_shared != NULL)
+		failed = (TimestampTz) pg_atomic_read_u64(&es_http_shared->last_failure);
+	if (failed != 0)
+		TimestampDifference(failed, now, &failed_ago, &usecs);
+
+	TimestampDifference(PgStartTime, now, &secs, &usecs);
+	appendStringInfo(buf, "{\"status\":\"%s\",\"uptime_s\":%ld,\"worker\":%d"
 					 ",\"connections\":%d,\"pending\":%d,\"streams\":%d",
+					 failed_ago >= 0 && failed_ago < ES_DEGRADED_SECS ?
+					 "degraded" : "ok",
 					 secs, worker, hw.nconns_live, hw.npending, hw.nsse);
+	if (failed_ago >= 0)
+		appendStringInfo(buf, ",\"last_batch_failure_s\":%ld", failed_ago);
 	for (int i = 0; i < ES_NUM_COUNTERS; i++)
 		appendStringInfo(buf, ",\"%s\":" UINT64_FORMAT,
 						 es_counter_names[i], es_counter_value((EsCounter) i));
