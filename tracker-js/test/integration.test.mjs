@@ -7,6 +7,7 @@
 // "HeadlessChrome" as a bot.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { startCluster, waitFor } from '../../test/js/cluster.mjs';
 import { startPageServer } from '../../test/js/pages.mjs';
@@ -212,7 +213,7 @@ test('no cookies: document.cookie empty, no Set-Cookie from the worker, served e
   assert.match(js.headers.get('content-type'), /javascript/);
   assert.equal(js.headers.get('set-cookie'), null);
   assert.equal(await js.text(), readFileSync(new URL('../dist/e.js', import.meta.url), 'utf8'));
-  const body = JSON.stringify({ d: SITE, n: 'pageview', u: srv.url('/cookie/node'), v: crypto.randomUUID(), s: crypto.randomUUID(), q: 0 });
+  const body = JSON.stringify({ d: SITE, n: 'pageview', u: srv.url('/cookie/node'), v: randomUUID(), s: randomUUID(), q: 0 });
   const post = await fetch(`${pg.baseUrl}/e`, {
     method: 'POST', body, headers: { 'content-type': 'text/plain', origin: srv.origin, 'user-agent': DESKTOP_UA },
   });
@@ -296,7 +297,7 @@ test('e.ext.js (data-outbound, data-downloads, data-api to the worker): clicks s
   assert.deepEqual(sentBuy?.rv, { amount: 42.5, currency: 'EUR' }, bodies.join('\n'));
   // Stored as the SQL pipeline stores it: when edgestat.ingest() keeps the
   // revenue of a beacon, the browser's goal row has the same.
-  const probe = JSON.stringify({ d: SITE, n: 'rv-probe', u: srv.url('/ext/probe'), v: crypto.randomUUID(), s: crypto.randomUUID(),
+  const probe = JSON.stringify({ d: SITE, n: 'rv-probe', u: srv.url('/ext/probe'), v: randomUUID(), s: randomUUID(),
     rv: { amount: 42.5, currency: 'EUR' } });
   await pg.psql(`SELECT edgestat.ingest(${lit(probe)}, NULL, ${lit(DESKTOP_UA)})`);
   const cols = (await pg.query(`SELECT column_name AS c FROM information_schema.columns
