@@ -1,4 +1,4 @@
--- Analytics beyond counts (SPEC 6): goals and revenue, filters on
+-- Analytics beyond counts (docs/analytics.md): goals and revenue, filters on
 -- summary/timeseries/breakdown, funnel, retention, journeys, compare,
 -- the learning value score, alerts.
 --

@@ -1,4 +1,4 @@
-# Edges and a center (SPEC §8, docs/scale.md): two edges take beacons over
+# Edges and a center (docs/scale.md): two edges take beacons over
 # HTTP, a center merges them through logical replication, and a single node
 # fed the same beacons is the reference.  The center's events, sessions,
 # visitors and reports equal the single node's; the center catches up after

@@ -2,7 +2,7 @@
 // alerts) and filter-by-click against the real worker: a throwaway cluster
 // (test/js/cluster.mjs), a scripted data set POSTed to /e through a trusted
 // proxy with the test GeoIP database, and headless Chromium.  Every figure
-// on screen is checked against the SQL function of SPEC section 6 called
+// on screen is checked against the SQL function of docs/analytics.md called
 // with the range and filters the page used.
 //
 // Needs root, `make install`, chromium and libmaxmind-db-writer-perl.

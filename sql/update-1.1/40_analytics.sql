@@ -1,4 +1,4 @@
--- edgestat 1.1: analytics beyond counts (SPEC section 6), part one.
+-- edgestat 1.1: analytics beyond counts (docs/analytics.md), part one.
 -- Owns: revenue on events, goal definitions (edgestat.goal_defs),
 -- edgestat.add_goal(), edgestat.goals(), report filters (filters jsonb on
 -- summary, timeseries and breakdown), edgestat.funnel(), edgestat.retention(),
@@ -15,7 +15,7 @@
 -- does not change when a filter is added or removed (the unfiltered 1.0
 -- reports read hourly rollups).
 --
--- Filters (SPEC section 6): an object whose keys are breakdown dimensions
+-- Filters (docs/analytics.md): an object whose keys are breakdown dimensions
 -- and whose values are a string (equals) or an array of strings (any of).
 -- Every key must hold; within a key, any value.  Exactly:
 --   kept sessions  the sessions whose attributes match every session
@@ -242,7 +242,7 @@ RETURN format('SELECT s.* FROM edgestat.sessions s WHERE s.site_id = $1'
 			  ' AND s.started_at >= $2 AND s.started_at < $3 AND %s',
 			  (edgestat.filter_sql(filters)).spred);
 
--- The event names the tracker sends by itself (SPEC 5); every other name
+-- The event names the tracker sends by itself (tracker-js/README.md); every other name
 -- is a custom event.
 CREATE FUNCTION edgestat.builtin_event_names() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -306,7 +306,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION edgestat.summary(text, timestamptz, timestamptz, jsonb) IS
-	'summary() restricted by filters (SPEC 6), exact from the raw tables; ''{}'': the 1.0 summary';
+	'summary() restricted by filters (docs/analytics.md), exact from the raw tables; ''{}'': the 1.0 summary';
 
 CREATE FUNCTION edgestat.report_timeseries_filtered(site text, since timestamptz,
 													until timestamptz, step interval,
@@ -370,7 +370,7 @@ LANGUAGE sql STABLE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM edgestat.report_timeseries_filtered($1, $2, $3, $4, $5) $$;
 COMMENT ON FUNCTION edgestat.timeseries(text, timestamptz, timestamptz, interval, jsonb) IS
-	'timeseries() restricted by filters (SPEC 6), exact from the raw tables; ''{}'': the 1.0 timeseries';
+	'timeseries() restricted by filters (docs/analytics.md), exact from the raw tables; ''{}'': the 1.0 timeseries';
 
 CREATE FUNCTION edgestat.breakdown(site text, dimension text, since timestamptz,
 								   until timestamptz, lim int, filters jsonb)
@@ -432,7 +432,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION edgestat.breakdown(text, text, timestamptz, timestamptz, int, jsonb) IS
-	'breakdown() restricted by filters (SPEC 6), exact from the raw tables; ''{}'': the 1.0 breakdown';
+	'breakdown() restricted by filters (docs/analytics.md), exact from the raw tables; ''{}'': the 1.0 breakdown';
 
 -- ---------------------------------------------------------------------
 -- goals

@@ -1,4 +1,4 @@
--- edgestat 1.1: the dashboard's API for the reports of SPEC section 6.
+-- edgestat 1.1: the dashboard's API for the reports of docs/analytics.md.
 -- Owns edgestat.dashboard_api() from 1.1 on: every 1.0 endpoint answers as
 -- before (site, summary, timeseries, breakdown, live, recent), and
 --   goals       edgestat.goals()                    (filters)

@@ -1,6 +1,6 @@
 
 -- ---------------------------------------------------------------------
--- Compatibility with Plausible and Umami (SPEC 7, docs/compat.md): the
+-- Compatibility with Plausible and Umami (docs/compat.md): the
 -- sites' public_id for Umami's collect API, per-site API keys and
 -- edgestat.stats_api() for Plausible's Stats API v2, the identity salt's
 -- rotation, and imports of Plausible's CSV exports.
@@ -65,7 +65,7 @@ COMMENT ON FUNCTION edgestat.rotate_identity_salt() IS
 	'makes a new identity salt now, keeping the current one as the previous day''s (superuser only)';
 
 -- ---------------------------------------------------------------------
--- Plausible's Stats API v2 (the subset of SPEC 7).  Errors are raised
+-- Plausible's Stats API v2 (the subset in docs/compat.md).  Errors are raised
 -- with the message Plausible would give: 28000 (HTTP 401) for the key,
 -- 42704 (404) for the site, 22023 (400) for the query.
 -- ---------------------------------------------------------------------
@@ -453,7 +453,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION edgestat.stats_api(text, jsonb, date) IS
-	'Plausible''s Stats API v2 (SPEC 7) over the SQL reports; called by the HTTP worker for POST /api/v2/query';
+	'Plausible''s Stats API v2 (docs/compat.md) over the SQL reports; called by the HTTP worker for POST /api/v2/query';
 
 REVOKE ALL ON FUNCTION edgestat.api_key(text), edgestat.api_key_revoke(text),
 	edgestat.rotate_identity_salt(), edgestat.stats_api_range(jsonb, date),

@@ -1,4 +1,4 @@
--- Edges and a center (docs/scale.md, SPEC §8), on PostgreSQL's logical
+-- Edges and a center (docs/scale.md), on PostgreSQL's logical
 -- replication.  An edge is an ordinary node that publishes its raw events
 -- (publication edgestat_events, through the partition root, inserts only);
 -- the center subscribes to each edge (subscription edgestat_<edge>, its slot

@@ -90,7 +90,7 @@
     };
     if (n == 'pageview' && d.referrer) body.r = d.referrer;
     if (props) body.p = props;
-    // Revenue of a goal (SPEC §6): only the two keys the server reads.
+    // Revenue of a goal (docs/analytics.md): only the two keys the server reads.
     if (rv) body.rv = { amount: rv.amount, currency: rv.currency };
     save('sessionStorage', session);
     body = JSON.stringify(body);

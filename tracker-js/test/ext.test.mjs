@@ -183,7 +183,7 @@ test('revenue: edgestat(name, props, {revenue}) sends rv = {amount, currency}, i
     assert.equal(by.Early.p, undefined);
     assert.deepEqual(by.Purchase.rv, { amount: 19.99, currency: 'EUR' }, script);
     assert.deepEqual(by.Purchase.p, { plan: 'pro' });
-    // On the wire: the key is rv, exactly as SPEC §6 names it.
+    // On the wire: the key is rv, exactly as docs/analytics.md names it.
     const raw = beacons.find((x) => x.b === by.Purchase).raw;
     assert.match(raw, /"rv":\{"amount":19\.99,"currency":"EUR"\}/);
     assert.equal('rv' in by['No revenue'], false);

@@ -292,7 +292,7 @@ test('e.ext.js (data-outbound, data-downloads, data-api to the worker): clicks s
   assert.deepEqual(dl.props, { url: srv.url('/files/report.pdf') });
   const [buy] = await waitEvents('/ext/on', 'Purchase');
   assert.deepEqual(buy.props, { plan: 'pro' });
-  // The worker got rv as SPEC §6 names it.
+  // The worker got rv as docs/analytics.md names it.
   const sentBuy = bodies.map((b) => JSON.parse(b)).flat().find((b) => b.n === 'Purchase');
   assert.deepEqual(sentBuy?.rv, { amount: 42.5, currency: 'EUR' }, bodies.join('\n'));
   // Stored as the SQL pipeline stores it: when edgestat.ingest() keeps the
