@@ -55,21 +55,24 @@
   };
   // Storage that may throw (blocked storage, some private modes): then the
   // ids live in memory only and the page view is still counted.
+  // data-storage="none": no storage at all and no ids; the server derives
+  // them from a daily salt (docs/compat.md).
+  var none = attr('storage') == 'none';
   var load = (kind) => {
-    try { return JSON.parse(w[kind].getItem('edgestat')); } catch (e) {}
+    try { return none || JSON.parse(w[kind].getItem('edgestat')); } catch (e) {}
   };
   var save = (kind, val) => {
-    try { w[kind].setItem('edgestat', JSON.stringify(val)); } catch (e) {}
+    try { none || w[kind].setItem('edgestat', JSON.stringify(val)); } catch (e) {}
   };
 
   // Visitor: {v: uuid, t: created ms} in localStorage, renewed after 365 days.
   var visitor = load('localStorage');
   if (!visitor || !visitor.v || !(now() - visitor.t < 31536e6)) {
-    save('localStorage', visitor = { v: uuid(), t: now() });
+    save('localStorage', visitor = { v: none ? void 0 : uuid(), t: now() });
   }
   // Session: {s: uuid, e: engaged ms, i: interactions} in sessionStorage (per tab).
   var session = load('sessionStorage');
-  if (!session || !session.s) session = { s: uuid(), e: 0, i: 0 };
+  if (!session || !session.s) session = { s: none ? void 0 : uuid(), e: 0, i: 0 };
 
   var q = 0;           // sequence within the page view
   var sd = 0;          // deepest scroll on this page view, percent

@@ -195,6 +195,36 @@ test('visitor_id kept across reloads and tabs; session_id per tab', async () => 
   await ctx.close();
 });
 
+test('data-storage="none": nothing in localStorage, sessionStorage or cookies; the server\'s ids stitch the visit', async () => {
+  for (const x of ['a', 'b']) addPage(`/nostore/${x}`, { attrs: { storage: 'none' } });
+  const ctx = await newContext();
+  const p = await ctx.newPage();
+  const bodies = [];
+  p.on('request', (r) => { if (r.url().endsWith('/e') && r.method() === 'POST') bodies.push(r.postData()); });
+  await p.goto(srv.url('/nostore/a'));
+  const [a] = await waitEvents('/nostore/a', 'pageview');
+  await p.goto(srv.url('/nostore/b'));
+  const [b] = await waitEvents('/nostore/b', 'pageview');
+  // the beacons carry no ids
+  assert.ok(bodies.length >= 2);
+  for (const body of bodies) {
+    const ev = JSON.parse(body);
+    assert.equal(ev.v, undefined);
+    assert.equal(ev.s, undefined);
+  }
+  // nothing stored in the browser
+  assert.deepEqual(await p.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]), [0, 0, '']);
+  assert.deepEqual(await ctx.cookies(), []);
+  // the server made the ids (keyed hashes, not random v4 UUIDs): one
+  // visitor, one session for both pages
+  assert.match(a.visitor_id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  assert.equal(b.visitor_id, a.visitor_id);
+  assert.equal(b.session_id, a.session_id);
+  const [s] = await pg.query(`SELECT pageviews FROM edgestat.sessions WHERE session_id = ${lit(a.session_id)}`);
+  assert.equal(Number(s.pageviews), 2);
+  await ctx.close();
+});
+
 test('no cookies: document.cookie empty, no Set-Cookie from the worker, served e.js is the committed build', async () => {
   addPage('/cookie/page');
   const ctx = await newContext();
