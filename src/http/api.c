@@ -74,6 +74,20 @@ sqlstate_to_http(int sqlerrcode)
 	return 500;
 }
 
+/* Plausible's Stats API answers its errors as Plausible does. */
+static int
+stats_sqlstate_to_http(int sqlerrcode)
+{
+	if (sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
+		return 401;
+	if (sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
+		return 404;
+	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		sqlerrcode == ERRCODE_FEATURE_NOT_SUPPORTED)
+		return 400;
+	return 500;
+}
+
 /*
  * SELECT edgestat.dashboard_api(token, endpoint, params) in a short
  * read-only transaction of its own, under a statement timeout so that a
@@ -98,6 +112,7 @@ es_run_dashboard_api(const char *token, const char *endpoint,
 					 const char *params, char **result)
 {
 	volatile int status = 200;
+	volatile bool stats = false;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	PG_TRY();
@@ -109,6 +124,7 @@ es_run_dashboard_api(const char *token, const char *endpoint,
 		values[0] = CStringGetTextDatum(token);
 		values[1] = CStringGetTextDatum(endpoint);
 		values[2] = CStringGetTextDatum(params);
+		stats = strcmp(endpoint, ES_API_STATS) == 0;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -119,10 +135,14 @@ es_run_dashboard_api(const char *token, const char *endpoint,
 							 ES_API_TIMEOUT_MS);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		ret = SPI_execute_with_args("SELECT edgestat.dashboard_api($1::text, $2::text, $3::text::jsonb)::text",
-									3, argtypes, values, NULL, true, 1);
+		if (stats)
+			ret = SPI_execute_with_args("SELECT edgestat.stats_api($1::text, $3::text::jsonb)::text",
+										3, argtypes, values, NULL, true, 1);
+		else
+			ret = SPI_execute_with_args("SELECT edgestat.dashboard_api($1::text, $2::text, $3::text::jsonb)::text",
+										3, argtypes, values, NULL, true, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "edgestat.dashboard_api returned no row");
+			elog(ERROR, "edgestat: the %s call returned no row", endpoint);
 		{
 			bool		isnull;
 			Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
@@ -150,16 +170,23 @@ es_run_dashboard_api(const char *token, const char *endpoint,
 		FlushErrorState();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(cxt);
-		status = sqlstate_to_http(edata->sqlerrcode);
+		status = stats ? stats_sqlstate_to_http(edata->sqlerrcode) :
+			sqlstate_to_http(edata->sqlerrcode);
 		if (status == 500)
 			ereport(LOG,
-					(errmsg("edgestat http: dashboard_api(%s) failed: %s",
+					(errmsg("edgestat http: %s failed: %s",
 							endpoint, edata->message)));
 		initStringInfo(&buf);
 		appendStringInfoString(&buf, "{\"error\":");
-		escape_json(&buf, edata->message);
-		appendStringInfo(&buf, ",\"sqlstate\":\"%s\"}",
-						 unpack_sql_state(edata->sqlerrcode));
+		if (stats)
+			escape_json(&buf, status == 500 ? "internal error" : edata->message);
+		else
+		{
+			escape_json(&buf, edata->message);
+			appendStringInfo(&buf, ",\"sqlstate\":\"%s\"",
+							 unpack_sql_state(edata->sqlerrcode));
+		}
+		appendStringInfoChar(&buf, '}');
 		*result = buf.data;
 		FreeErrorData(edata);
 	}
@@ -331,9 +358,6 @@ http_serve_api(EsConn *c, const char *endpoint)
 {
 	StringInfoData json;
 	ArgCollect	a;
-	ApiWait    *w;
-	shm_mq_handle *mqh;
-	int			slot;
 
 	initStringInfo(&json);
 	a.json = &json;
@@ -348,7 +372,23 @@ http_serve_api(EsConn *c, const char *endpoint)
 		return http_respond_json(c, 400, "{\"error\":\"query string too long\"}");
 	if (strlen(a.token) > 256)
 		return http_respond_json(c, 401, "{\"error\":\"invalid token\"}");
-	switch (es_api_submit(a.token, endpoint, json.data, hw.worker_cxt, &mqh, &slot))
+	return http_serve_api_call(c, a.token, endpoint, json.data);
+}
+
+/*
+ * Hands one call to the api worker and suspends the connection until the
+ * answer arrives (http_api_poll); without a running api worker, runs it
+ * here.  endpoint ES_API_STATS is Plausible's Stats API (compat.c).
+ */
+enum MHD_Result
+http_serve_api_call(EsConn *c, const char *token, const char *endpoint,
+					const char *params)
+{
+	ApiWait    *w;
+	shm_mq_handle *mqh;
+	int			slot;
+
+	switch (es_api_submit(token, endpoint, params, hw.worker_cxt, &mqh, &slot))
 	{
 		case ES_API_QUEUED:
 			break;
@@ -363,8 +403,8 @@ http_serve_api(EsConn *c, const char *endpoint)
 				 * before, in this process.
 				 */
 				char	   *result;
-				int			status = http_call_dashboard_api(a.token, endpoint,
-															 json.data, &result);
+				int			status = http_call_dashboard_api(token, endpoint,
+															 params, &result);
 
 				return http_respond_json(c, status, result);
 			}

@@ -15,6 +15,8 @@
 #include "storage/shm_mq.h"
 
 #define ES_API_MAX_PARAMS	4096	/* the query string as JSON */
+/* the endpoint name of Plausible's Stats API: no dashboard endpoint has '/' */
+#define ES_API_STATS		"v2/query"
 
 /* _PG_init: shared memory and the worker (after es_http_init). */
 extern void es_api_init(void);

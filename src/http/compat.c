@@ -31,12 +31,12 @@
 
 #include "beacon.h"
 #include "compat.h"
+#include "apiworker.h"
 #include "http_int.h"
 #include "identity.h"
 #include "stats.h"
 #include "useragent.h"
 
-#define ES_STATS_TIMEOUT_MS		10000
 #define ES_WEBSITES_RELOAD_MS	2000
 
 /* Umami's website ids: the sites' public_id, cached per process. */
@@ -320,96 +320,28 @@ complete_umami(EsConn *c)
 	return submit(c, &out);
 }
 
-static int
-sqlstate_to_http(int sqlerrcode)
-{
-	if (sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
-		return 401;
-	if (sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
-		return 404;
-	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
-		sqlerrcode == ERRCODE_FEATURE_NOT_SUPPORTED)
-		return 400;
-	return 500;
-}
-
-/* SELECT edgestat.stats_api(key, query) in a read-only transaction. */
+/*
+ * POST /api/v2/query: edgestat.stats_api(key, query), run by the api
+ * worker like the dashboard's reports (api.c), never in the ingest loop.
+ */
 static enum MHD_Result
 complete_stats_api(EsConn *c)
 {
 	const char *auth = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
 												   MHD_HTTP_HEADER_AUTHORIZATION);
-	volatile int status = 200;
-	char	   *volatile result = NULL;
-	char	   *key;
 	char	   *query;
-	MemoryContext cxt = CurrentMemoryContext;
 
 	if (auth == NULL || pg_strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0')
 		return respond_error(c, 401,
 							 "Missing API key. Please use a valid Plausible API key as a Bearer Token.");
-	key = pstrdup(auth + 7);
+	if (strlen(auth + 7) > 256)
+		return respond_error(c, 401, "Invalid API key");
 	query = pnstrdup(c->body ? c->body : "", c->len);
 	if (!es_utf8_valid(query, c->len) || strlen(query) != c->len)
 		return respond_error(c, 400, "Invalid JSON body");
-
-	/* an open batch is committed first: its requests are answered sooner */
-	http_flush_batch();
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		Oid			argtypes[2] = {TEXTOID, TEXTOID};
-		Datum		values[2];
-		bool		isnull;
-		Datum		d;
-
-		values[0] = CStringGetTextDatum(key);
-		values[1] = CStringGetTextDatum(query);
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		XactReadOnly = true;
-		PushActiveSnapshot(GetTransactionSnapshot());
-		enable_timeout_after(STATEMENT_TIMEOUT,
-							 StatementTimeout > 0 ? StatementTimeout :
-							 ES_STATS_TIMEOUT_MS);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args("SELECT edgestat.stats_api($1, $2::jsonb)::text",
-								  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "edgestat.stats_api returned no row");
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		result = MemoryContextStrdup(cxt, isnull ? "null" : TextDatumGetCString(d));
-		SPI_finish();
-		disable_timeout(STATEMENT_TIMEOUT, false);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		StringInfoData buf;
-
-		disable_timeout(STATEMENT_TIMEOUT, false);
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);
-		status = sqlstate_to_http(edata->sqlerrcode);
-		if (status == 500)
-			ereport(LOG,
-					(errmsg("edgestat http: stats_api failed: %s", edata->message)));
-		initStringInfo(&buf);
-		appendStringInfoString(&buf, "{\"error\":");
-		escape_json(&buf, status == 500 ? "internal error" : edata->message);
-		appendStringInfoChar(&buf, '}');
-		result = buf.data;
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return http_respond_json(c, status, result);
+	if (c->len >= ES_API_MAX_PARAMS)
+		return respond_error(c, 400, "Query too large");
+	return http_serve_api_call(c, auth + 7, ES_API_STATS, query);
 }
 
 /* The whole body is in: translate and submit, or answer. */

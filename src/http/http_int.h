@@ -199,6 +199,8 @@ extern enum MHD_Result http_serve_tracker(EsConn *c);
 extern int http_call_dashboard_api(const char *token, const char *endpoint,
 				   const char *params, char **result);
 extern enum MHD_Result http_serve_api(EsConn *c, const char *endpoint);
+extern enum MHD_Result http_serve_api_call(EsConn *c, const char *token,
+											 const char *endpoint, const char *params);
 
 /* ---- compat.c ---- */
 extern EsConnKind http_compat_kind(const char *url);
