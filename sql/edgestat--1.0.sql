@@ -109,7 +109,7 @@ CREATE TABLE edgestat.visitors (
 ) WITH (fillfactor = 70);
 
 -- The value score's logistic model: score = 100 / (1 + exp(-(bias + sum
--- weight * feature))).  Defaults and their reasons: docs/data-model.md.
+-- weight * feature))).  Defaults and their reasons are in the README.
 CREATE TABLE edgestat.score_weights (
 	feature text PRIMARY KEY
 		CHECK (feature IN ('bias', 'pageviews', 'heartbeats', 'scroll',
@@ -123,7 +123,7 @@ INSERT INTO edgestat.score_weights VALUES
 
 SELECT pg_catalog.pg_extension_config_dump('edgestat.sites', '');
 SELECT pg_catalog.pg_extension_config_dump('edgestat.score_weights', '');
--- edgestat 1.0: the SQL interface (docs/sql.md) that is not reports:
+-- edgestat 1.0: the SQL interface of SPEC section 4 that is not reports:
 -- sites, ingest, live counts, counters, the score function.
 --
 -- Privileges: nothing here is granted to PUBLIC.  A role that only reads
@@ -731,7 +731,7 @@ COMMENT ON FUNCTION edgestat.summary(text, timestamptz, timestamptz) IS
 -- positive whole number of hours (days count as 24 hours; months are
 -- refused): ERROR 22023 otherwise.  visitors are distinct per bucket.
 --
--- The parameter and the output column are both named bucket (docs/sql.md), which
+-- The parameter and the output column are both named bucket (SPEC), which
 -- PL/pgSQL refuses, so the work is in report_timeseries() and timeseries()
 -- is a SQL wrapper.
 CREATE FUNCTION edgestat.report_timeseries(site text, since timestamptz, until timestamptz,
