@@ -479,16 +479,21 @@ batch_plan(bool fold_rollups, bool sql_1_1)
 /*
  * Whether the SQL objects are 1.1's (edgestat.events has its revenue
  * columns): a 1.1 library may serve 1.0's objects until ALTER EXTENSION
- * ... UPDATE (two catalog cache lookups a batch).
+ * ... UPDATE (catalog lookups per batch only until 1.1 is seen).
  */
 static bool
 sql_objects_1_1(void)
 {
-	Oid			events = get_relname_relid("events",
-										   get_namespace_oid("edgestat", false));
+	/* an update never goes back: once seen, no more lookups */
+	static bool seen = false;
+	Oid			events;
 
-	return OidIsValid(events) &&
+	if (seen)
+		return true;
+	events = get_relname_relid("events", get_namespace_oid("edgestat", false));
+	seen = OidIsValid(events) &&
 		get_attnum(events, "revenue") != InvalidAttrNumber;
+	return seen;
 }
 
 static char *
