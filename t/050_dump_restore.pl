@@ -66,6 +66,8 @@ SELECT edgestat.ingest(pg_temp.b('dump.test', 1, 1, 'signup', '/p1', 3, '{"p": {
 # without a partition (its row stays in the DEFAULT partition).
 $node->safe_psql(
 	'src', q{
+-- five hours ago may be yesterday (UTC), which has no partition yet
+SELECT edgestat.create_day_partition(((now() - interval '5 hours') AT TIME ZONE 'UTC')::date);
 WITH e AS (
 	SELECT now() - interval '5 hours' AS ts, s.site_id,
 		   ('c0ffee00-0000-4000-8000-' || lpad((100 + i)::text, 12, '0'))::uuid AS visitor_id,
