@@ -48,13 +48,12 @@ ALTER TABLE edgestat.events ADD COLUMN revenue numeric, ADD COLUMN currency text
 COMMENT ON COLUMN edgestat.events.revenue IS 'amount of the beacon''s "rv" (NULL when none)';
 COMMENT ON COLUMN edgestat.events.currency IS 'ISO 4217 code of the beacon''s "rv" (NULL when none)';
 
--- No new index on events here: an index (site_id, name, ts) of custom
--- events (WHERE name <> ALL ('{pageview,heartbeat,scroll,interaction,
--- leave}')) would serve event goals, funnels of event steps, the event
--- filter and goal alerts for almost nothing at ingest (bench/reports/run,
--- BENCH_NAME_INDEX), but the indexes of events belong to the partitions
--- and to the ingest path; whether to add it (per partition, where the
--- partitions get theirs) is that path's call.
+-- The partial indexes of every partition (revenue, custom event names:
+-- edgestat.create_partition_indexes in 10_dump.sql) for those that exist;
+-- create_day_partition() makes them for new ones.
+SELECT edgestat.create_partition_indexes(i.inhrelid::regclass)
+FROM pg_catalog.pg_inherits i
+WHERE i.inhparent = 'edgestat.events'::regclass;
 
 -- ---------------------------------------------------------------------
 -- Goals.
@@ -438,12 +437,80 @@ COMMENT ON FUNCTION edgestat.breakdown(text, text, timestamptz, timestamptz, int
 -- goals
 -- ---------------------------------------------------------------------
 
+-- The page or event rollup of [lo, hi) folded over every value matching
+-- one of the LIKE patterns: visitors (the union of their sketches),
+-- pageviews and events.  Read as breakdown() reads one value: whole UTC
+-- days from the daily rollup unless they hold an open hour, the hours
+-- around them and of open days from the hourly one, and the visitors of
+-- open hours (whose sketches are missing or stale) from their raw rows.
+-- SQL with BEGIN ATOMIC: the hll functions are bound when the script
+-- runs, wherever CREATE EXTENSION hll put them.
+CREATE FUNCTION edgestat.rollup_union(sid int, dimension text, likes text[],
+									  lo timestamptz, hi timestamptz,
+									  OUT visitors bigint, OUT pageviews bigint,
+									  OUT events bigint)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH days AS (
+		SELECT CASE WHEN x.dlo < x.dhi THEN x.dlo ELSE hi END AS dlo,
+			   CASE WHEN x.dlo < x.dhi THEN x.dhi ELSE hi END AS dhi
+		FROM (SELECT CASE WHEN date_trunc('day', lo, 'UTC') < lo
+						  THEN date_trunc('day', lo, 'UTC') + interval '24 hours'
+						  ELSE date_trunc('day', lo, 'UTC') END AS dlo,
+					 date_trunc('day', hi, 'UTC') AS dhi) x
+	), open AS (
+		SELECT o.hour FROM edgestat.rollup_open o
+		WHERE o.site_id = sid AND o.hour >= lo AND o.hour < hi
+	), open_days AS (
+		SELECT DISTINCT date_trunc('day', open.hour, 'UTC') AS day
+		FROM open, days WHERE open.hour >= days.dlo AND open.hour < days.dhi
+	), hourly AS (
+		SELECT r.hour, r.visitors, r.pageviews, r.events
+		FROM edgestat.rollup_dims_hourly r, days
+		WHERE r.site_id = sid AND r.dim = dimension
+		  AND ((r.hour >= lo AND r.hour < days.dlo) OR (r.hour >= days.dhi AND r.hour < hi))
+		  AND r.value LIKE ANY (likes)
+		UNION ALL
+		SELECT r.hour, r.visitors, r.pageviews, r.events
+		FROM open_days JOIN edgestat.rollup_dims_hourly r
+		  ON r.site_id = sid AND r.dim = dimension AND r.hour >= open_days.day
+		 AND r.hour < open_days.day + interval '24 hours'
+		WHERE r.value LIKE ANY (likes)
+	), rows_ AS (
+		SELECT CASE WHEN h.hour IN (SELECT open.hour FROM open)
+					THEN hll_empty(14, 5, (-1)::int8, 1) ELSE h.visitors END AS visitors,
+			   h.pageviews, h.events
+		FROM hourly h
+		UNION ALL
+		SELECT r.visitors, r.pageviews, r.events
+		FROM edgestat.rollup_dims_daily r, days
+		WHERE r.site_id = sid AND r.dim = dimension AND r.day >= days.dlo
+		  AND r.day < days.dhi AND r.value LIKE ANY (likes)
+		  AND r.day NOT IN (SELECT open_days.day FROM open_days)
+		UNION ALL
+		SELECT hll_add_agg(hll_hash_bytea(uuid_send(raw.visitor_id), 0), 14, 5, (-1)::int8, 1), 0, 0
+		FROM open JOIN edgestat.events raw
+		  ON raw.site_id = sid AND raw.ts >= open.hour AND raw.ts < open.hour + interval '1 hour'
+		WHERE coalesce(CASE dimension WHEN 'page' THEN raw.path ELSE raw.name END, '')
+			  LIKE ANY (likes)
+	)
+	SELECT coalesce(round(hll_cardinality(hll_union_agg(rows_.visitors)))::bigint, 0),
+		   coalesce(sum(rows_.pageviews), 0)::bigint, coalesce(sum(rows_.events), 0)::bigint
+	FROM rows_;
+END;
+
 -- The goals of a site, in the range: one row per goal and currency of its
 -- revenue (a goal without revenue: one row, revenue and currency NULL).
 -- visitors: distinct visitors with a kept event reaching the goal; events:
 -- how many such events; conversion_rate: visitors in percent of the
 -- range's visitors (summary()'s figure with the same filters: the HLL
 -- estimate without filters, exact below 1280 visitors, exact with them).
+-- Without filters the goal's visitors and events come from the page and
+-- event rollups too (rollup_union: a page goal's visitors are those with
+-- an event on a matching path, as the page breakdown counts them), and
+-- revenue from the few events that carry it (a partial index of every
+-- partition, see 10_dump.sql); with filters, from the raw events.
 CREATE FUNCTION edgestat.goals(site text, since timestamptz, until timestamptz,
 							   filters jsonb DEFAULT '{}')
 RETURNS TABLE (goal text, visitors bigint, events bigint, conversion_rate numeric,
@@ -470,6 +537,38 @@ BEGIN
 	SELECT x.visitors INTO total FROM edgestat.summary(site, since, until, filters) x;
 	PERFORM set_config('jit', 'off', true);
 	PERFORM set_config('work_mem', '64MB', true);
+	IF filters = '{}' THEN
+		RETURN QUERY
+		WITH per_goal AS (
+			SELECT d.name AS goal, u.visitors AS v,
+				   CASE WHEN d.event IS NOT NULL THEN u.events ELSE u.pageviews END AS n
+			FROM edgestat.goal_defs d,
+				 LATERAL edgestat.rollup_union(sid,
+					CASE WHEN d.event IS NOT NULL THEN 'event' ELSE 'page' END,
+					ARRAY[coalesce(replace(replace(replace(d.event, '\', '\\'), '%', '\%'), '_', '\_'),
+								   d.page_like)], lo, hi) u
+			WHERE d.site_id = sid
+		), per_currency AS (
+			SELECT d.name AS goal, e.currency, sum(e.revenue) AS r
+			FROM edgestat.goal_defs d JOIN edgestat.events e
+			  ON CASE WHEN d.event IS NOT NULL THEN e.name = d.event
+					  ELSE e.name = 'pageview' AND e.path LIKE d.page_like END
+			WHERE d.site_id = sid AND e.site_id = sid AND e.ts >= lo AND e.ts < hi
+			  AND e.revenue IS NOT NULL AND e.currency IS NOT NULL
+			GROUP BY 1, 2
+		)
+		SELECT d.name, coalesce(g.v, 0), coalesce(g.n, 0),
+			   round(coalesce(100.0 * coalesce(g.v, 0) / nullif(total, 0), 0), 2),
+			   c.r, c.currency
+		FROM edgestat.goal_defs d
+		LEFT JOIN per_goal g ON g.goal = d.name
+		LEFT JOIN per_currency c ON c.goal = d.name
+		WHERE d.site_id = sid
+		ORDER BY 2 DESC, d.name COLLATE "C", c.currency COLLATE "C";
+		PERFORM set_config('jit', jit_was, true);
+		PERFORM set_config('work_mem', wm_was, true);
+		RETURN;
+	END IF;
 	RETURN QUERY EXECUTE format($q$
 		WITH e AS MATERIALIZED (%s),
 		m AS MATERIALIZED (
@@ -630,7 +729,7 @@ DECLARE
 	sid int;
 	lo timestamptz := date_trunc('hour', since, 'UTC');
 	hi timestamptz := edgestat.hour_ceil(until);
-	firsts text;
+	sv text;
 	jit_was text := current_setting('jit');
 	wm_was text := current_setting('work_mem');
 BEGIN
@@ -641,44 +740,50 @@ BEGIN
 	END IF;
 	PERFORM edgestat.filter_items(filters);
 	sid := edgestat.report_site_id(site);
+	-- sv: the cohort visitors' kept sessions of the range, with the start
+	-- of their cohort.  All of a cohort visitor's sessions start at or
+	-- after its first visit, so in the range: one range scan of sessions.
 	IF filters = '{}' THEN
-		-- a first visit in the range is a session that started in it
-		firsts := $f$
-			SELECT v.visitor_id, v.first_seen AS first
-			FROM edgestat.visitors v
-			WHERE v.site_id = $1 AND v.first_seen >= $2 AND v.first_seen < $3
-			  AND v.visitor_id IN (SELECT s.visitor_id FROM edgestat.sessions s
-								   WHERE s.site_id = $1 AND s.started_at >= $2
-									 AND s.started_at < $3)$f$;
-	ELSE
-		firsts := format($f$
-			SELECT s.visitor_id, min(s.started_at) AS first
+		-- the first visit is the visitor's first_seen
+		sv := $f$
+			SELECT s.visitor_id, date_trunc($4, v.first_seen, 'UTC') AS c, s.started_at
 			FROM edgestat.sessions s
-			WHERE s.site_id = $1 AND s.started_at < $3 AND %s
-			GROUP BY 1 HAVING min(s.started_at) >= $2$f$,
+			JOIN edgestat.visitors v ON v.site_id = s.site_id AND v.visitor_id = s.visitor_id
+			WHERE s.site_id = $1 AND s.started_at >= $2 AND s.started_at < $3
+			  AND v.first_seen >= $2 AND v.first_seen < $3$f$;
+	ELSE
+		-- the first visit is the first kept session, which may lie before
+		-- the range (then the visitor is no cohort's)
+		sv := format($f$
+			SELECT s.visitor_id, date_trunc($4, f.first, 'UTC') AS c, s.started_at
+			FROM (SELECT s.visitor_id, min(s.started_at) AS first
+				  FROM edgestat.sessions s
+				  WHERE s.site_id = $1 AND s.started_at < $3 AND %1$s
+				  GROUP BY 1 HAVING min(s.started_at) >= $2) f
+			JOIN edgestat.sessions s ON s.site_id = $1 AND s.visitor_id = f.visitor_id
+			WHERE s.started_at >= $2 AND s.started_at < $3 AND %1$s$f$,
 			(edgestat.filter_sql(filters)).spred);
 	END IF;
 	PERFORM set_config('jit', 'off', true);
 	PERFORM set_config('work_mem', '64MB', true);
 	RETURN QUERY EXECUTE format($q$
-		WITH f AS MATERIALIZED (
-			SELECT x.visitor_id, date_trunc($4, x.first, 'UTC') AS c FROM (%s) x
-		), sizes AS (
-			SELECT f.c, count(*) AS n FROM f GROUP BY 1
-		), visits AS (
-			SELECT DISTINCT f.c, f.visitor_id,
+		WITH sv AS (%s),
+		visits AS (
+			SELECT DISTINCT sv.c, sv.visitor_id,
 				   CASE $4 WHEN 'month' THEN
-						(extract(year FROM date_trunc('month', s.started_at, 'UTC') AT TIME ZONE 'UTC') * 12
-						 + extract(month FROM date_trunc('month', s.started_at, 'UTC') AT TIME ZONE 'UTC')
-						 - extract(year FROM f.c AT TIME ZONE 'UTC') * 12
-						 - extract(month FROM f.c AT TIME ZONE 'UTC'))::int
-				   ELSE floor(extract(epoch FROM date_trunc($4, s.started_at, 'UTC') - f.c)
+						(extract(year FROM date_trunc('month', sv.started_at, 'UTC') AT TIME ZONE 'UTC') * 12
+						 + extract(month FROM date_trunc('month', sv.started_at, 'UTC') AT TIME ZONE 'UTC')
+						 - extract(year FROM sv.c AT TIME ZONE 'UTC') * 12
+						 - extract(month FROM sv.c AT TIME ZONE 'UTC'))::int
+				   ELSE floor(extract(epoch FROM date_trunc($4, sv.started_at, 'UTC') - sv.c)
 							  / CASE $4 WHEN 'day' THEN 86400 ELSE 604800 END)::int
 				   END AS p
-			FROM f JOIN edgestat.sessions s
-			  ON s.site_id = $1 AND s.visitor_id = f.visitor_id
-			 AND s.started_at >= f.c AND s.started_at < $3
-			WHERE %s
+			FROM sv
+		), counts AS (
+			SELECT visits.c, visits.p, count(*) AS k FROM visits GROUP BY 1, 2
+		), sizes AS (
+			-- every cohort visitor has its first visit in period 0
+			SELECT counts.c, counts.k AS n FROM counts WHERE counts.p = 0
 		), grid AS (
 			SELECT sizes.c, sizes.n, g.p
 			FROM sizes, LATERAL generate_series(0,
@@ -694,10 +799,8 @@ BEGIN
 		SELECT (grid.c AT TIME ZONE 'UTC')::date, grid.n, grid.p,
 			   CASE WHEN grid.p = 0 THEN grid.n ELSE coalesce(r.k, 0) END,
 			   round(100.0 * CASE WHEN grid.p = 0 THEN grid.n ELSE coalesce(r.k, 0) END / grid.n, 2)
-		FROM grid LEFT JOIN (
-			SELECT visits.c, visits.p, count(*) AS k FROM visits GROUP BY 1, 2
-		) r ON r.c = grid.c AND r.p = grid.p
-		ORDER BY 1, 3$q$, firsts, (edgestat.filter_sql(filters)).spred)
+		FROM grid LEFT JOIN counts r ON r.c = grid.c AND r.p = grid.p
+		ORDER BY 1, 3$q$, sv)
 	USING sid, lo, hi, unit;
 	PERFORM set_config('jit', jit_was, true);
 	PERFORM set_config('work_mem', wm_was, true);
@@ -826,6 +929,7 @@ REVOKE ALL ON FUNCTION
 	edgestat.filtered_sessions_sql(jsonb),
 	edgestat.builtin_event_names(),
 	edgestat.goal_events_sql(text[], text[]),
+	edgestat.rollup_union(int, text, text[], timestamptz, timestamptz),
 	edgestat.summary(text, timestamptz, timestamptz, jsonb),
 	edgestat.report_timeseries_filtered(text, timestamptz, timestamptz, interval, jsonb),
 	edgestat.timeseries(text, timestamptz, timestamptz, interval, jsonb),
