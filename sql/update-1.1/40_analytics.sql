@@ -844,20 +844,25 @@ BEGIN
 	sid := edgestat.report_site_id(site);
 	PERFORM set_config('jit', 'off', true);
 	PERFORM set_config('work_mem', '64MB', true);
-	-- events of those sessions lie in [lo, their last_seen]
+	-- The events of those sessions lie in [lo, their last_seen].  One sort
+	-- of their pageviews by session and time serves the fold (lag), the
+	-- numbering and the aggregation, which all keep that order.
 	RETURN QUERY EXECUTE format($q$
-		WITH s AS MATERIALIZED (%s),
-		pv AS (
+		WITH s AS MATERIALIZED (
+			SELECT s.session_id, s.last_seen FROM edgestat.sessions s
+			WHERE s.site_id = $1 AND s.started_at >= $2 AND s.started_at < $3 AND %s
+		), pv AS (
 			SELECT e.session_id, e.path, e.ts, e.seq,
-				   lag(e.path) OVER (PARTITION BY e.session_id ORDER BY e.ts, e.seq) AS prev
+				   lag(e.path) OVER w IS DISTINCT FROM e.path AS starts_run
 			FROM edgestat.events e
 			WHERE e.site_id = $1 AND e.name = 'pageview' AND e.ts >= $2
 			  AND e.ts <= (SELECT max(s.last_seen) FROM s)
 			  AND e.session_id IN (SELECT s.session_id FROM s)
+			WINDOW w AS (PARTITION BY e.session_id ORDER BY e.ts, e.seq)
 		), folded AS (
 			SELECT pv.session_id, pv.path,
 				   row_number() OVER (PARTITION BY pv.session_id ORDER BY pv.ts, pv.seq) AS i
-			FROM pv WHERE pv.prev IS DISTINCT FROM pv.path
+			FROM pv WHERE pv.starts_run
 		), j AS (
 			SELECT array_agg(folded.path ORDER BY folded.i) AS journey
 			FROM folded WHERE folded.i <= $4
@@ -865,7 +870,7 @@ BEGIN
 		)
 		SELECT j.journey, count(*) FROM j
 		GROUP BY 1 ORDER BY 2 DESC, j.journey COLLATE "C"
-		LIMIT $5$q$, edgestat.filtered_sessions_sql(filters))
+		LIMIT $5$q$, (edgestat.filter_sql(filters)).spred)
 	USING sid, lo, hi, steps, lim;
 	PERFORM set_config('jit', jit_was, true);
 	PERFORM set_config('work_mem', wm_was, true);
