@@ -50,13 +50,13 @@ INSERT INTO ev VALUES
  (16, 7, '2019-06-20 20:00', 'pageview', '/docs'),
  (17, 7, '2019-06-20 20:05', 'pageview', '/docs/api'),
  (18, 7, '2019-06-20 20:06', 'scroll', '/docs/api');
-CREATE FUNCTION vid(int) RETURNS uuid LANGUAGE sql IMMUTABLE
+CREATE FUNCTION sapi_vid(int) RETURNS uuid LANGUAGE sql IMMUTABLE
 RETURN ('c1c1c1c1-0000-4000-8000-' || lpad($1::text, 12, '0'))::uuid;
-CREATE FUNCTION sid(int) RETURNS uuid LANGUAGE sql IMMUTABLE
+CREATE FUNCTION sapi_sid(int) RETURNS uuid LANGUAGE sql IMMUTABLE
 RETURN ('d1d1d1d1-0000-4000-8000-' || lpad($1::text, 12, '0'))::uuid;
 INSERT INTO edgestat.events (ts, site_id, visitor_id, session_id, name, path,
     seq, referrer_host, utm_source, country, browser, os, device)
-SELECT ev.ts, st.site_id, vid(sess.v), sid(sess.s), ev.name, ev.path, ev.e,
+SELECT ev.ts, st.site_id, sapi_vid(sess.v), sapi_sid(sess.s), ev.name, ev.path, ev.e,
        sess.referrer_host, sess.utm_source, sess.country, sess.browser, sess.os,
        sess.device
 FROM ev JOIN sess USING (s), edgestat.sites st WHERE st.domain = 'statsapi.test'
@@ -64,7 +64,7 @@ ORDER BY ev.e;
 INSERT INTO edgestat.sessions (site_id, session_id, visitor_id, started_at,
     last_seen, entry_page, exit_page, referrer_host, utm_source, country,
     browser, os, device, events, pageviews, heartbeats, goals)
-SELECT st.site_id, sid(sess.s), vid(sess.v), min(ev.ts), max(ev.ts),
+SELECT st.site_id, sapi_sid(sess.s), sapi_vid(sess.v), min(ev.ts), max(ev.ts),
        (array_agg(ev.path ORDER BY ev.ts))[1], (array_agg(ev.path ORDER BY ev.ts DESC))[1],
        sess.referrer_host, sess.utm_source, sess.country, sess.browser, sess.os,
        sess.device, count(*), count(*) FILTER (WHERE ev.name = 'pageview'),
@@ -229,6 +229,22 @@ SELECT x AS goal_country FROM jsonb_array_elements(api('{"metrics": ["visitors",
 SELECT x AS hour_page FROM jsonb_array_elements(api('{"metrics": ["visitors", "pageviews", "events"], "dimensions": ["time:hour", "event:page"], "date_range": ["2019-06-03", "2019-06-03"]}')->'results') x;
 -- sources: none is "Direct / None"
 SELECT x AS source_os FROM jsonb_array_elements(api('{"metrics": ["visits"], "dimensions": ["visit:source", "visit:os"], "filters": [["is", "visit:os", ["Linux"]]]}')->'results') x;
+-- one visit dimension with visit metrics: grouped from the sessions too
+SELECT x AS browser_visits FROM jsonb_array_elements(api('{"metrics": ["visits", "bounce_rate", "views_per_visit", "visit_duration"], "dimensions": ["visit:browser"]}')->'results') x;
+SELECT api('{"metrics": ["visits", "bounce_rate", "views_per_visit", "visit_duration"], "dimensions": ["visit:browser"]}')->'results'
+     = (SELECT jsonb_agg(jsonb_build_object('dimensions', jsonb_build_array(browser),
+                                            'metrics', jsonb_build_array(n, br, vpv, d))
+                         ORDER BY n DESC, browser COLLATE "C")
+        FROM (SELECT s.browser, count(*) AS n,
+                     round(100.0 * count(*) FILTER (WHERE s.pageviews = 1) / count(*), 2) AS br,
+                     round(avg(s.pageviews), 2) AS vpv,
+                     round(avg(extract(epoch FROM s.last_seen - s.started_at))) AS d
+              FROM edgestat.sessions s JOIN edgestat.sites st USING (site_id)
+              WHERE st.domain = 'statsapi.test' AND s.started_at >= '2019-06-01' AND s.started_at < '2019-07-01'
+              GROUP BY 1) x) AS same;
+-- a goal filter and a visit dimension: conversion rate per country of all
+-- 6 visitors (signup: V1 in DE, V5 in FR)
+SELECT x AS signup_by_country FROM jsonb_array_elements(api('{"metrics": ["visitors", "conversion_rate"], "dimensions": ["visit:country"], "filters": [["is", "event:goal", ["signup"]]]}')->'results') x;
 -- order_by a dimension, pagination
 -- (all rows, os descending in "C" order: iOS none; Windows DE, FR; Linux
 -- DE, US; Android US)
@@ -297,4 +313,5 @@ DELETE FROM edgestat.rollup_dims_hourly WHERE site_id IN (SELECT site_id FROM mi
 DELETE FROM edgestat.rollup_dims_daily WHERE site_id IN (SELECT site_id FROM mine);
 DELETE FROM edgestat.rollup_open WHERE site_id IN (SELECT site_id FROM mine);
 DELETE FROM edgestat.sites WHERE site_id IN (SELECT site_id FROM mine);
+DROP FUNCTION sapi_vid(int), sapi_sid(int), api(jsonb), want(text), agg(jsonb);
 SELECT setval(:'site_seq', :seq_last, :'seq_called'::bool) IS NOT NULL AS sequence_restored;

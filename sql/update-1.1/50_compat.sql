@@ -337,7 +337,8 @@ BEGIN
 END
 $$;
 
--- More than one dimension (or a time dimension and another): grouped
+-- More than one dimension (or a time dimension and another, or a visit
+-- dimension with visit metrics): grouped
 -- exactly from the raw tables, as the filtered reports are.  With an event
 -- dimension (event:page, event:goal, event:name) the rows are the kept
 -- events (and their sessions' attributes), bucketed by event time; with
@@ -368,18 +369,16 @@ DECLARE
 	jit_was text := current_setting('jit');
 	wm_was text := current_setting('work_mem');
 BEGIN
-	allowed := CASE WHEN event_scope THEN '{visitors,pageviews,events}'::text[]
-					ELSE '{visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration,events}'::text[] END;
-	IF 'event:goal' = ANY (dimensions) THEN
-		allowed := allowed || 'conversion_rate'::text;
-	END IF;
+	-- (conversion_rate: the caller checked for a goal dimension or filter)
+	allowed := CASE WHEN event_scope THEN '{visitors,pageviews,events,conversion_rate}'::text[]
+					ELSE '{visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration,events,conversion_rate}'::text[] END;
 	FOREACH m IN ARRAY metrics LOOP
 		IF NOT m = ANY (allowed) THEN
 			RAISE EXCEPTION 'Metric `%` is not supported with dimensions % by this server', m, array_to_string(dimensions, ', ')
 				USING ERRCODE = 'feature_not_supported',
 					  HINT = CASE WHEN event_scope
-						THEN 'With an event dimension: visitors, pageviews, events (and conversion_rate with event:goal).'
-						ELSE 'With visit dimensions: visitors, visits, pageviews, views_per_visit, bounce_rate, visit_duration, events.' END;
+						THEN 'With an event dimension: visitors, pageviews, events, conversion_rate.'
+						ELSE 'With visit dimensions: every metric.' END;
 		END IF;
 	END LOOP;
 	tcol := CASE WHEN event_scope THEN 'e.ts' ELSE 's.started_at' END;
@@ -478,6 +477,7 @@ DECLARE
 	filt jsonb;
 	filtered boolean;
 	goal_filter boolean;
+	grouped boolean;
 	want_imports boolean := false;
 	use_native boolean;
 	has_imported boolean;
@@ -620,8 +620,13 @@ BEGIN
 							WHERE i.site_id = sid
 							  AND i.day::timestamp AT TIME ZONE 'UTC' >= date_trunc('hour', since, 'UTC')
 							  AND i.day::timestamp AT TIME ZONE 'UTC' < edgestat.hour_ceil(until));
-	use_native := filtered OR NOT want_imports OR cardinality(odims) > 1
-				  OR (cardinality(odims) = 1 AND tdim IS NOT NULL);
+	-- several dimensions, time and another, or visit metrics by a
+	-- dimension: grouped from the raw tables (breakdown() has no visits)
+	grouped := cardinality(odims) > 1
+			   OR (cardinality(odims) = 1
+				   AND (tdim IS NOT NULL
+						OR NOT metrics <@ '{visitors,pageviews,events,conversion_rate}'::text[]));
+	use_native := filtered OR NOT want_imports OR grouped;
 	imports_used := has_imported AND NOT use_native;
 
 	IF cardinality(odims) = 0 THEN
@@ -691,16 +696,8 @@ BEGIN
 			EXIT WHEN tdim IS NULL OR bnext >= until;
 			b := bnext;
 		END LOOP;
-	ELSIF dim IS NOT NULL THEN
+	ELSIF NOT grouped THEN
 		-- one dimension: breakdown()
-		FOREACH m IN ARRAY metrics LOOP
-			IF m NOT IN ('visitors', 'pageviews', 'events', 'conversion_rate')
-			   OR (m = 'conversion_rate' AND dim <> 'event:goal') THEN
-				RAISE EXCEPTION 'Metric `%` is not supported with dimension % by this server', m, dim
-					USING ERRCODE = 'feature_not_supported',
-						  HINT = 'With one dimension: visitors, pageviews, events; conversion_rate with event:goal. With a visit dimension and time, or two visit dimensions, every metric.';
-			END IF;
-		END LOOP;
 		bl := since;
 		bh := until;
 		tf := NULL;
@@ -743,7 +740,7 @@ BEGIN
 				'metrics', row_metrics);
 		END LOOP;
 	ELSE
-		-- several dimensions: grouped from the raw tables
+		-- grouped from the raw tables
 		IF 'conversion_rate' = ANY (metrics) THEN
 			SELECT x.visitors INTO total_visitors FROM edgestat.summary(dom, since, until, '[]') x;
 		END IF;
