@@ -169,6 +169,17 @@ SELECT agg('[["or", [["is", "visit:device", ["mobile"]], ["is", "visit:os", ["Li
        want($$(s.device = 'mobile' OR s.os = 'Linux') AND strpos(e.path, 'docs') = 0$$) AS want,
        agg('[["or", [["is", "visit:device", ["mobile"]], ["is", "visit:os", ["Linux"]]]], ["not", ["contains", "event:page", ["docs"]]]]')
          = want($$(s.device = 'mobile' OR s.os = 'Linux') AND strpos(e.path, 'docs') = 0$$) AS same;
+-- the label of a missing attribute selects it: direct traffic (S2, S4,
+-- S5, S7), and the unknown country (S4) or FR
+SELECT agg('[["is", "visit:source", ["Direct / None"]]]') AS got,
+       want($$s.referrer_host IS NULL$$) AS want,
+       agg('[["is", "visit:source", ["Direct / None"]]]') = want($$s.referrer_host IS NULL$$) AS same;
+SELECT agg('[["is", "visit:country", ["(none)", "FR"]]]') AS got,
+       want($$s.country IS NULL OR s.country = 'FR'$$) AS want,
+       agg('[["is", "visit:country", ["(none)", "FR"]]]') = want($$s.country IS NULL OR s.country = 'FR'$$) AS same;
+SELECT agg('[["is_not", "visit:country", ["(none)", "FR"]]]') AS got,
+       want($$s.country <> 'FR'$$) AS want,
+       agg('[["is_not", "visit:country", ["(none)", "FR"]]]') = want($$s.country <> 'FR'$$) AS same;
 -- a goal: the events of that name, their visitors; conversion rate over
 -- all 6 visitors (V1, V5 signed up: 33.33)
 SELECT api('{"metrics": ["visitors", "events", "conversion_rate"], "filters": [["is", "event:goal", ["signup"]]]}')->'results'->0->'metrics' AS got,

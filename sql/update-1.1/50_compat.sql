@@ -145,6 +145,8 @@ DECLARE
 	edim text;
 	res jsonb := '[]';
 	c jsonb;
+	vals text[];
+	none_label text;
 BEGIN
 	IF jsonb_typeof(f) IS DISTINCT FROM 'array' OR jsonb_typeof(f->0) IS DISTINCT FROM 'string' THEN
 		RAISE EXCEPTION 'Invalid filter %', coalesce(f::text, 'null')
@@ -222,11 +224,24 @@ BEGIN
 		RAISE EXCEPTION 'Invalid filter %: the only modifier is {"case_sensitive": true or false}', f::text
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	res := jsonb_build_array(op, edim,
-		(SELECT coalesce(jsonb_agg(to_jsonb(x #>> '{}') ORDER BY o), '[]')
-		 FROM jsonb_array_elements(f->2) WITH ORDINALITY AS t(x, o)));
+	vals := ARRAY(SELECT x #>> '{}' FROM jsonb_array_elements(f->2) WITH ORDINALITY AS t(x, o) ORDER BY o);
+	res := jsonb_build_array(op, edim, to_jsonb(vals));
 	IF jsonb_array_length(f) = 4 THEN
 		res := res || jsonb_build_array(f->3);
+	END IF;
+	-- The label the results give a visit attribute that is missing
+	-- ("Direct / None", "(none)") selects it: contains "" holds for every
+	-- value but none.
+	none_label := CASE WHEN dim IN ('visit:source', 'visit:referrer') THEN 'Direct / None'
+					   WHEN dim LIKE 'visit:%' THEN '(none)' END;
+	IF op IN ('is', 'is_not') AND none_label = ANY (vals) THEN
+		res := jsonb_set(res, '{2}', to_jsonb(array_remove(vals, none_label)));
+		res := CASE op
+			WHEN 'is' THEN jsonb_build_array('or', jsonb_build_array(res,
+				jsonb_build_array('not', jsonb_build_array('contains', edim, jsonb_build_array('')))))
+			ELSE jsonb_build_array('and', jsonb_build_array(res,
+				jsonb_build_array('contains', edim, jsonb_build_array(''))))
+			END;
 	END IF;
 	RETURN res;
 END
