@@ -260,6 +260,9 @@ SELECT x AS signup_by_country FROM jsonb_array_elements(api('{"metrics": ["visit
 -- (all rows, os descending in "C" order: iOS none; Windows DE, FR; Linux
 -- DE, US; Android US)
 SELECT x AS paged FROM jsonb_array_elements(api('{"metrics": ["visits"], "dimensions": ["visit:country", "visit:os"], "order_by": [["visit:os", "desc"], ["visit:country", "asc"]], "pagination": {"limit": 3, "offset": 1}}')->'results') x;
+-- include.total_rows: the rows before pagination (8 pages, by breakdown())
+SELECT api('{"metrics": ["visitors"], "dimensions": ["event:page"], "include": {"total_rows": true}, "pagination": {"limit": 1}}')->'meta' AS meta;
+SELECT api('{"metrics": ["visits"], "dimensions": ["visit:country", "visit:os"], "include": {"total_rows": true}, "pagination": {"limit": 3, "offset": 1}}')->'meta' AS meta;
 
 -- ===================== errors: 22023 / 0A000 (HTTP 400) =====================
 SELECT api('{"metrics": ["visitors"], "filters": [["is_kind_of", "visit:country", ["DE"]]]}');

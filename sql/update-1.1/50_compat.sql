@@ -734,7 +734,9 @@ BEGIN
 			CASE WHEN f2 IS NOT NULL
 				 THEN 'SELECT * FROM edgestat.breakdown($1, $2, $3, $4, $5, $6)'
 				 ELSE 'SELECT * FROM edgestat.breakdown($1, $2, $3, $4, $5)' END
-			USING dom, dims->>dim, bl, bh, least(off + lim + 10, 100000), f2
+			USING dom, dims->>dim, bl, bh,
+				  CASE WHEN (query #> '{include,total_rows}') = 'true' THEN 100000
+					   ELSE least(off + lim + 10, 100000) END, f2
 		LOOP
 			-- goals are custom events: not pageviews, not edgestat's own kinds
 			CONTINUE WHEN dim = 'event:goal' AND (r.value = 'pageview' OR r.value = ANY (own_kinds));
@@ -805,6 +807,9 @@ BEGIN
 					'imports_warning', 'Imported stats are not included: with filters or more than one dimension the results come from the raw events, and imported days have none.');
 			END IF;
 		END IF;
+	END IF;
+	IF (query #> '{include,total_rows}') = 'true' THEN
+		meta := meta || jsonb_build_object('total_rows', jsonb_array_length(rows));
 	END IF;
 	IF partial THEN
 		meta := meta || jsonb_build_object('imports_warning',
