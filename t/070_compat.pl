@@ -248,15 +248,36 @@ $r = stats('{"site_id":"plausible.test","metrics":["pageviews"],"date_range":"da
 my $hours = () = $r->{body} =~ /"dimensions": \["\d{4}-/g;
 is($hours, 24, 'time:hour: 24 buckets for a day');
 
-# filters: Plausible's "is" (and "and" of them) as edgestat's filters
+# filters: Plausible's filter tree as edgestat's tree form (same operators)
 $r = stats('{"site_id":"plausible.test","metrics":["visitors","visits","pageviews"],"date_range":"day","filters":[["is","event:page",["/first"]]]}');
 is($r->{status}, 200, 'filter is: 200');
-my $f = sq(qq{SELECT concat_ws(', ', visitors, visits, pageviews) FROM edgestat.summary('plausible.test', $since, $until, '{"page": ["/first"]}')});
+my $f = sq(qq{SELECT concat_ws(', ', visitors, visits, pageviews) FROM edgestat.summary('plausible.test', $since, $until, '[["is", "page", ["/first"]]]')});
 like($r->{body}, qr/"results": \[\{"metrics": \[\Q$f\E\]/, "filtered aggregate equals summary(..., filters) ($f)");
 $r = stats('{"site_id":"plausible.test","metrics":["visitors","pageviews"],"date_range":"day","dimensions":["event:page"],"filters":[["and",[["is","visit:browser",["Chrome"]],["is","event:page",["/first","/day1"]]]]]}');
 is($r->{status}, 200, 'filter and: 200');
-$bd = sq(qq{SELECT string_agg(format('{"metrics": [%s, %s], "dimensions": ["%s"]}', visitors, pageviews, value), ', ') FROM edgestat.breakdown('plausible.test', 'page', $since, $until, 10010, '{"browser": ["Chrome"], "page": ["/first", "/day1"]}')});
-like($r->{body}, qr/"results": \[\Q$bd\E\]/, 'filtered breakdown equals breakdown(..., filters)');
+$bd = sq(qq{SELECT string_agg(format('{"metrics": [%s, %s], "dimensions": ["%s"]}', visitors, pageviews, value), ', ') FROM edgestat.breakdown('plausible.test', 'page', $since, $until, 10010, '[["and", [["is", "browser", ["Chrome"]], ["is", "page", ["/first", "/day1"]]]]]')});
+like($r->{body}, qr/"results": \[\Q$bd\E\]/, 'filtered breakdown equals breakdown(..., the same tree)');
+unlike($r->{body}, qr{"/buy"}, 'as in Plausible, the page filter keeps only events on those pages (not the purchase on /buy of the same visit)');
+
+# is_not, contains, or, not: Plausible's filter tree, over HTTP, against
+# the SQL reports given the same tree in edgestat's names, and against
+# counts of the raw events
+$r = stats('{"site_id":"plausible.test","metrics":["visitors","pageviews","events"],"date_range":"day","filters":[["is_not","event:page",["/first"]]]}');
+is($r->{status}, 200, 'filter is_not: 200');
+$f = sq(qq{SELECT concat_ws(', ', count(DISTINCT visitor_id), count(*) FILTER (WHERE name = 'pageview'), count(*) FILTER (WHERE name NOT IN ('heartbeat', 'scroll', 'interaction', 'leave'))) FROM edgestat.events e JOIN edgestat.sites s USING (site_id) WHERE s.domain = 'plausible.test' AND ts >= $since AND ts < $until AND path <> '/first'});
+like($r->{body}, qr/"results": \[\{"metrics": \[\Q$f\E\]/, "is_not event:page: the events on other pages ($f)");
+$r = stats('{"site_id":"plausible.test","metrics":["visitors","pageviews"],"date_range":"day","filters":[["or",[["contains","event:page",["day"]],["not",["is","visit:browser",["Chrome"]]]]]]}');
+is($r->{status}, 200, 'filter or, not, contains: 200');
+$f = sq(qq{SELECT concat_ws(', ', visitors, pageviews) FROM edgestat.summary('plausible.test', $since, $until, '[["or", [["contains", "page", ["day"]], ["not", ["is", "browser", ["Chrome"]]]]]]')});
+like($r->{body}, qr/"results": \[\{"metrics": \[\Q$f\E\]/, "or/not/contains equals summary(..., the tree) ($f)");
+$f = sq(qq{SELECT concat_ws(', ', count(DISTINCT e.visitor_id), count(*) FILTER (WHERE e.name = 'pageview')) FROM edgestat.events e JOIN edgestat.sites st USING (site_id) JOIN edgestat.sessions s USING (site_id, session_id) WHERE st.domain = 'plausible.test' AND e.ts >= $since AND e.ts < $until AND (strpos(e.path, 'day') > 0 OR s.browser IS DISTINCT FROM 'Chrome')});
+like($r->{body}, qr/"results": \[\{"metrics": \[\Q$f\E\]/, "and the raw events' count ($f)");
+
+# two dimensions
+$r = stats('{"site_id":"plausible.test","metrics":["visitors","pageviews"],"date_range":"day","dimensions":["event:page","visit:browser"]}');
+is($r->{status}, 200, 'two dimensions: 200');
+$bd = sq(qq{SELECT string_agg(format('{"metrics": [%s, %s], "dimensions": ["%s", "%s"]}', v, pv, path, browser), ', ' ORDER BY v DESC, path COLLATE "C", browser COLLATE "C") FROM (SELECT e.path, coalesce(s.browser, '(none)') AS browser, count(DISTINCT e.visitor_id) AS v, count(*) FILTER (WHERE e.name = 'pageview') AS pv FROM edgestat.events e JOIN edgestat.sites st USING (site_id) LEFT JOIN edgestat.sessions s USING (site_id, session_id) WHERE st.domain = 'plausible.test' AND e.ts >= $since AND e.ts < $until GROUP BY 1, 2) x});
+like($r->{body}, qr/"results": \[\Q$bd\E\]/, 'page and browser equal a GROUP BY of the raw events');
 
 # errors
 $r = stats('{"site_id":"plausible.test","metrics":["visitors"],"date_range":"day"}', '');
@@ -275,8 +296,16 @@ $r = stats('{"site_id":"plausible.test","metrics":["visitors"],"date_range":"day
 is($r->{status}, 400, 'bad dimension: 400');
 $r = stats('{"site_id":"plausible.test","metrics":["conversion_rate"],"date_range":"day"}');
 is($r->{status}, 400, 'conversion_rate without goal: 400');
-$r = stats('{"site_id":"plausible.test","metrics":["visitors"],"date_range":"day","filters":[["contains","event:page",["/"]]]}');
+$r = stats('{"site_id":"plausible.test","metrics":["visitors"],"date_range":"day","filters":[["has_done",["is","event:goal",["Signup"]]]]}');
 is($r->{status}, 400, 'unsupported filter: 400');
+like($r->{body}, qr/^\{"error":"Filter operator \\"has_done\\" is not supported/, 'unsupported filter: the reason');
+$r = stats('{"site_id":"plausible.test","metrics":["visitors"],"date_range":"day","filters":[["is_not","visit:planet",["Mars"]]]}');
+is($r->{status}, 400, 'bad filter dimension: 400');
+like($r->{body}, qr/^\{"error":"Invalid filter dimension/, 'bad filter dimension: the reason');
+$r = stats('{"site_id":"plausible.test","metrics":["bounce_rate"],"date_range":"day","dimensions":["event:page","visit:os"]}');
+is($r->{status}, 400, 'a visit metric with an event dimension among several: 400');
+$r = stats('{"site_id":"plausible.test","metrics":["visitors"],"date_range":"day","dimensions":["time:day","time:hour"]}');
+is($r->{status}, 400, 'two time dimensions: 400');
 $r = stats('{"site_id":');
 is($r->{status}, 400, 'invalid JSON: 400');
 $r = stats('{"site_id":"plausible.test","metrics":["visitors"],"date_range":"day","pagination":{"limit":0}}');

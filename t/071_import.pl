@@ -98,12 +98,99 @@ like($res, qr/"skipped_days": 2/, 're-import: the imported days skipped');
 is(sq("SELECT visitors FROM edgestat.summary('moved.test', $range)"), '12', 'no day counted twice');
 
 my $key = sq("SELECT edgestat.api_key('moved.test')");
-is( sq("SELECT edgestat.stats_api('$key', '{\"site_id\": \"moved.test\", \"metrics\": [\"visitors\"], \"date_range\": [\"2024-03-01\", \"2024-03-02\"]}')->>'meta'"),
-	'{"imports_included": true}', 'Stats API: meta says imports are included');
-is( sq("SELECT edgestat.stats_api('$key', '{\"site_id\": \"moved.test\", \"metrics\": [\"visitors\"], \"date_range\": [\"2024-03-01\", \"2024-03-02\"]}')->'results'->0->'metrics'->>0"),
-	'12', 'Stats API: the imported visitors');
-is( sq("SELECT edgestat.stats_api('$key', '{\"site_id\": \"moved.test\", \"metrics\": [\"visitors\"], \"date_range\": [\"2024-04-01\", \"2024-04-02\"]}')->>'meta'"),
-	'{}', 'Stats API: no flag outside the imported days');
+
+# The Stats API: imports only with "include": {"imports": true}, as
+# Plausible's default is false.
+sub api
+{
+	my ($q) = @_;
+	$q =~ s/'/''/g;
+	return sq("SELECT edgestat.stats_api('$key', '{\"site_id\": \"moved.test\", $q}', '2024-03-31')");
+}
+sub api_at
+{
+	my ($q, $path) = @_;
+	$q =~ s/'/''/g;
+	return sq("SELECT edgestat.stats_api('$key', '{\"site_id\": \"moved.test\", $q}', '2024-03-31') #>> '$path'");
+}
+my $mar12 = '"date_range": ["2024-03-01", "2024-03-02"]';
+is(api_at(qq{"metrics": ["visitors"], $mar12, "include": {"imports": true}}, '{meta}'),
+	'{"imports_included": true}', 'Stats API: include.imports true: meta says imports are included');
+is(api_at(qq{"metrics": ["visitors", "visits", "pageviews"], $mar12, "include": {"imports": true}}, '{results,0,metrics}'),
+	'[12, 15, 32]', 'Stats API: the imported visitors, visits, pageviews');
+is(api_at(qq{"metrics": ["visitors", "visits", "pageviews"], $mar12, "include": {"imports": false}}, '{results,0,metrics}'),
+	'[0, 0, 0]', 'include.imports false: nothing (the days hold only imported data)');
+is(api_at(qq{"metrics": ["visitors"], $mar12, "include": {"imports": false}}, '{meta}'),
+	'{"imports_included": false}', 'include.imports false: meta says so');
+is(api_at(qq{"metrics": ["visitors"], $mar12}, '{results,0,metrics,0}'),
+	'0', 'no include: imports left out, as by Plausible');
+is(api_at(qq{"metrics": ["visitors"], $mar12}, '{meta}'), '{}', 'no include: no meta about imports');
+is( api_at('"metrics": ["visitors"], "date_range": ["2024-04-01", "2024-04-02"], "include": {"imports": true}', '{meta}'),
+	'{"imports_included": false, "imports_skip_reason": "out_of_range"}',
+	'Stats API: outside the imported days: skipped, out of range');
+is( api_at(qq{"metrics": ["visitors"], $mar12, "include": {"imports": true}, "filters": [["is", "visit:country", ["DE"]]]}, '{meta,imports_skip_reason}'),
+	'unsupported_query', 'with filters imports cannot be included: skip reason');
+is( api_at(qq{"metrics": ["visitors"], $mar12, "include": {"imports": true}, "filters": [["is", "visit:country", ["DE"]]]}, '{results,0,metrics,0}'),
+	'0', 'and the results are the measured ones');
+
+# Measured data around the imported days 03-01..03-03: 02-28 (V1) and
+# 03-05 (V2 twice on /a, V3 on /b).  Straight into events and sessions, as
+# sql/analytics.sql does.
+sq(q{
+INSERT INTO edgestat.events (ts, site_id, visitor_id, session_id, name, path, seq, country)
+SELECT v.ts, s.site_id, v.vid, v.sid, 'pageview', v.path, v.seq, 'DE'
+FROM edgestat.sites s, (VALUES
+	('2024-02-28 10:00+00'::timestamptz, 'a0000000-0000-4000-8000-000000000001'::uuid, 'b0000000-0000-4000-8000-000000000001'::uuid, '/a', 1),
+	('2024-03-05 09:00+00', 'a0000000-0000-4000-8000-000000000002', 'b0000000-0000-4000-8000-000000000002', '/a', 1),
+	('2024-03-05 09:10+00', 'a0000000-0000-4000-8000-000000000002', 'b0000000-0000-4000-8000-000000000002', '/a', 2),
+	('2024-03-05 11:00+00', 'a0000000-0000-4000-8000-000000000003', 'b0000000-0000-4000-8000-000000000003', '/b', 1)
+) AS v(ts, vid, sid, path, seq)
+WHERE s.domain = 'moved.test';
+INSERT INTO edgestat.sessions (site_id, session_id, visitor_id, started_at, last_seen,
+	entry_page, exit_page, country, events, pageviews, heartbeats, goals)
+SELECT e.site_id, e.session_id, min(e.visitor_id::text)::uuid, min(e.ts), max(e.ts),
+	min(e.path), max(e.path), 'DE', count(*), count(*), 0, 0
+FROM edgestat.events e JOIN edgestat.sites s USING (site_id)
+WHERE s.domain = 'moved.test' GROUP BY 1, 2;
+SELECT edgestat.seal_rollups('2024-04-01');
+});
+my $mar15 = '"date_range": ["2024-03-01", "2024-03-05"]';
+is(api_at(qq{"metrics": ["visitors", "visits", "pageviews"], $mar15, "include": {"imports": false}}, '{results,0,metrics}'),
+	'[2, 2, 3]', 'imported days at the start of the range: cut off, the measured rest exactly');
+is( api_at(qq{"metrics": ["visitors", "visits", "pageviews"], $mar15, "include": {"imports": true}}, '{results,0,metrics}'),
+	sq("SELECT format('[%s, %s, %s]', visitors, visits, pageviews) FROM edgestat.summary('moved.test', '2024-03-01', '2024-03-06')"),
+	'include.imports true: summary() over the range, imports and all');
+is( api_at(qq{"metrics": ["visitors", "pageviews"], $mar15, "dimensions": ["event:page"], "include": {"imports": false}}, '{results}'),
+	'[{"metrics": [1, 2], "dimensions": ["/a"]}, {"metrics": [1, 1], "dimensions": ["/b"]}]',
+	'a breakdown without imports');
+my $feb = '"date_range": ["2024-02-28", "2024-03-05"]';
+is(api_at(qq{"metrics": ["visitors", "visits", "pageviews"], $feb, "include": {"imports": false}}, '{results,0,metrics}'),
+	sq("SELECT format('[%s, %s, %s]', count(DISTINCT visitor_id), count(DISTINCT session_id), count(*)) FROM edgestat.events e JOIN edgestat.sites s USING (site_id) WHERE s.domain = 'moved.test'"),
+	'imported days between measured ones: exact from the raw events (3 visitors)');
+is( api_at(qq{"metrics": ["visitors", "pageviews"], $feb, "dimensions": ["event:page"], "include": {"imports": false}}, '{results}'),
+	'[{"metrics": [2, 3], "dimensions": ["/a"]}, {"metrics": [1, 1], "dimensions": ["/b"]}]',
+	'and a breakdown of them');
+is( api_at(qq{"metrics": ["visitors", "pageviews"], $feb, "dimensions": ["time:day"], "include": {"imports": false}}, '{results}'),
+	'[{"metrics": [1, 1], "dimensions": ["2024-02-28"]}, {"metrics": [0, 0], "dimensions": ["2024-02-29"]}, '
+	  . '{"metrics": [0, 0], "dimensions": ["2024-03-01"]}, {"metrics": [0, 0], "dimensions": ["2024-03-02"]}, '
+	  . '{"metrics": [0, 0], "dimensions": ["2024-03-03"]}, {"metrics": [0, 0], "dimensions": ["2024-03-04"]}, '
+	  . '{"metrics": [2, 3], "dimensions": ["2024-03-05"]}]',
+	'time:day without imports: the imported days are empty');
+is( api_at(qq{"metrics": ["visitors", "pageviews"], $feb, "dimensions": ["time:day"], "include": {"imports": true}}, '{results,2,metrics}'),
+	'[5, 12]', 'time:day with imports: 03-01 as imported');
+is(api_at(qq{"metrics": ["visitors"], $feb, "include": {"imports": false}}, '{meta}'),
+	'{"imports_included": false}', 'no warning while the raw events are all there');
+
+# the raw events of 02-28 dropped (retention), its rollups kept: the
+# measured day is missing from the raw path, and meta warns
+sq("DELETE FROM edgestat.events WHERE ts < '2024-02-29'");
+like(api_at(qq{"metrics": ["visitors"], $feb, "include": {"imports": false}}, '{meta,imports_warning}'),
+	qr/older than the raw events kept/, 'measured hours without raw events: a warning');
+
+# today is never imported: it could still get measured data
+sq("INSERT INTO edgestat.plausible_imported_visitors VALUES ((now() AT TIME ZONE 'UTC')::date, 1, 1, 1, 1, 0)");
+$res = sq("SELECT edgestat.import_plausible('moved.test')");
+like($res, qr/"days": 0.*"skipped_days": 1|"skipped_days": 1.*"days": 0/, "today is skipped ($res)");
 
 $node->stop;
 done_testing();

@@ -130,8 +130,184 @@ COMMENT ON FUNCTION edgestat.add_goal(text, text, text, text) IS
 -- Filters: validation and the SQL they become.
 -- ---------------------------------------------------------------------
 
+-- Filters come in two forms (docs/analytics.md):
+--   the object  {"country": "DE", "page": ["/a", "/b"]}: every key holds,
+--               with the session/event meaning at the head of this file;
+--   the tree    [["is", "country", ["DE"]], ["or", [...]], ["not", f] ...]:
+--               a list of expressions that all hold (a single expression
+--               is taken too).  An expression is evaluated on one event
+--               and its session: page and event read the event's path and
+--               name, every other dimension its session.  Kept events are
+--               the events of the range for which it holds; kept sessions
+--               are those with at least one kept event in the range (with
+--               session dimensions only: the sessions that match).
+-- The tree is Plausible's Stats API v2 filter language over edgestat's
+-- dimension names, so that the Stats API and the SQL reports share one
+-- compiler.
+
+-- One expression of the tree form as a predicate: ev is the alias of the
+-- event row, s that of its session.  Leaves are coalesced to a boolean, so
+-- that "not" of a NULL attribute (no referrer) is true, as is_not is.
+-- Invalid: 22023, naming the offending expression.
+CREATE FUNCTION edgestat.filter_tree(node jsonb, ev text, depth int DEFAULT 0,
+									 OUT pred text, OUT has_event boolean, OUT leaves jsonb)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	dims constant text[] := '{page,entry_page,exit_page,referrer,utm_source,utm_medium,utm_campaign,country,region,city,browser,os,device,event}';
+	ops constant text[] := '{is,is_not,contains,contains_not,matches,matches_not}';
+	op text;
+	dim text;
+	col text;
+	vals text[];
+	cs boolean := true;
+	sub record;
+	parts text[] := '{}';
+	c jsonb;
+	v text;
+	test boolean;
+BEGIN
+	has_event := false;
+	leaves := '[]';
+	IF depth > 16 THEN
+		RAISE EXCEPTION 'filters nested deeper than 16 levels'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(node) IS DISTINCT FROM 'array' OR jsonb_typeof(node->0) IS DISTINCT FROM 'string' THEN
+		RAISE EXCEPTION 'invalid filter %: not an expression', coalesce(node::text, 'null')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'An expression is ["is", "country", ["DE"]], ["and", [...]], ["or", [...]] or ["not", [...]].';
+	END IF;
+	op := node->>0;
+	IF op IN ('and', 'or') THEN
+		IF jsonb_array_length(node) <> 2 OR jsonb_typeof(node->1) <> 'array'
+		   OR jsonb_array_length(node->1) = 0 THEN
+			RAISE EXCEPTION 'invalid filter %: "%" takes a non-empty list of expressions', node::text, op
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		FOR c IN SELECT * FROM jsonb_array_elements(node->1) LOOP
+			sub := edgestat.filter_tree(c, ev, depth + 1);
+			parts := parts || sub.pred;
+			has_event := has_event OR sub.has_event;
+			leaves := leaves || sub.leaves;
+		END LOOP;
+		pred := '(' || array_to_string(parts, CASE op WHEN 'and' THEN ' AND ' ELSE ' OR ' END) || ')';
+		RETURN;
+	END IF;
+	IF op = 'not' THEN
+		IF jsonb_array_length(node) <> 2 THEN
+			RAISE EXCEPTION 'invalid filter %: "not" takes one expression', node::text
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		sub := edgestat.filter_tree(node->1, ev, depth + 1);
+		pred := '(NOT ' || sub.pred || ')';
+		has_event := sub.has_event;
+		leaves := sub.leaves;
+		RETURN;
+	END IF;
+	IF NOT op = ANY (ops) THEN
+		RAISE EXCEPTION 'invalid filter %: unknown operator "%"', node::text, op
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Operators are: ' || array_to_string(ops, ', ') || ', and, or, not.';
+	END IF;
+	IF jsonb_array_length(node) NOT IN (3, 4) OR jsonb_typeof(node->1) IS DISTINCT FROM 'string' THEN
+		RAISE EXCEPTION 'invalid filter %: expected [operator, dimension, [values]]', node::text
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	dim := node->>1;
+	IF NOT dim = ANY (dims) THEN
+		RAISE EXCEPTION 'unknown dimension "%" in filters', dim
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Valid dimensions are: ' || array_to_string(dims, ', ') || '.';
+	END IF;
+	IF jsonb_typeof(node->2) IS DISTINCT FROM 'array'
+	   OR EXISTS (SELECT 1 FROM jsonb_array_elements(node->2) x WHERE jsonb_typeof(x) <> 'string') THEN
+		RAISE EXCEPTION 'invalid filter %: the values must be an array of strings', node::text
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	vals := ARRAY(SELECT jsonb_array_elements_text(node->2));
+	IF jsonb_array_length(node) = 4 THEN
+		IF jsonb_typeof(node->3) IS DISTINCT FROM 'object'
+		   OR EXISTS (SELECT 1 FROM jsonb_each(node->3) m
+					  WHERE m.key <> 'case_sensitive' OR jsonb_typeof(m.value) <> 'boolean') THEN
+			RAISE EXCEPTION 'invalid filter %: the only modifier is {"case_sensitive": true|false}', node::text
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		cs := coalesce((node #>> '{3,case_sensitive}')::boolean, true);
+	END IF;
+	col := CASE dim WHEN 'page' THEN format('%I.path', ev) WHEN 'event' THEN format('%I.name', ev)
+					WHEN 'referrer' THEN 's.referrer_host' ELSE format('s.%I', dim) END;
+	has_event := dim IN ('page', 'event');
+	IF NOT cs AND op NOT LIKE 'matches%' THEN
+		col := 'lower(' || col || ')';
+		vals := ARRAY(SELECT lower(x) FROM unnest(vals) x);
+	END IF;
+	IF op IN ('is', 'is_not') THEN
+		pred := format('coalesce(%s = ANY (%L::text[]), false)', col, vals);
+	ELSIF op IN ('contains', 'contains_not') THEN
+		pred := format('coalesce(%s LIKE ANY (%L::text[]), false)', col,
+			ARRAY(SELECT '%' || replace(replace(replace(x, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+				  FROM unnest(vals) x));
+	ELSE
+		-- regular expressions (POSIX, PostgreSQL's): refused here if invalid
+		FOREACH v IN ARRAY vals LOOP
+			BEGIN
+				test := '' ~ v;
+			EXCEPTION WHEN invalid_regular_expression THEN
+				RAISE EXCEPTION 'invalid filter %: invalid regular expression "%"', node::text, v
+					USING ERRCODE = 'invalid_parameter_value';
+			END;
+		END LOOP;
+		pred := format('coalesce(%s %s ANY (%L::text[]), false)', col,
+					   CASE WHEN cs THEN '~' ELSE '~*' END, vals);
+	END IF;
+	IF op LIKE '%\_not' THEN
+		pred := '(NOT ' || pred || ')';
+	END IF;
+	leaves := jsonb_build_array(jsonb_build_array(dim, to_jsonb(vals)));
+END
+$$;
+
+-- The tree form, whole: a list of expressions that all hold, or one
+-- expression.  NULL when filters is not an array; an array that is
+-- neither is refused as the object form always refused arrays.
+CREATE FUNCTION edgestat.filter_tree_root(filters jsonb, ev text,
+										  OUT pred text, OUT has_event boolean, OUT leaves jsonb)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+BEGIN
+	IF jsonb_typeof(filters) IS DISTINCT FROM 'array' THEN
+		RETURN;
+	END IF;
+	IF jsonb_typeof(filters->0) = 'string'
+	   AND filters->>0 IN ('is', 'is_not', 'contains', 'contains_not', 'matches', 'matches_not', 'and', 'or', 'not') THEN
+		t := edgestat.filter_tree(filters, ev);
+	ELSIF jsonb_array_length(filters) = 0 THEN
+		pred := 'true';
+		has_event := false;
+		leaves := '[]';
+		RETURN;
+	ELSIF jsonb_typeof(filters->0) = 'array' THEN
+		t := edgestat.filter_tree(jsonb_build_array('and', filters), ev);
+	ELSE
+		RAISE EXCEPTION 'filters must be a JSON object, not %', jsonb_typeof(filters)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"country": "DE", "page": ["/pricing", "/signup"]}.';
+	END IF;
+	pred := t.pred;
+	has_event := t.has_event;
+	leaves := t.leaves;
+END
+$$;
+
+REVOKE ALL ON FUNCTION edgestat.filter_tree(jsonb, text, int),
+	edgestat.filter_tree_root(jsonb, text) FROM PUBLIC;
+
 -- The filters as (dimension, values) rows, validated: 22023 for anything
--- that is not an object of known dimensions to strings or arrays of them.
+-- that is not an object of known dimensions to strings or arrays of them,
+-- nor a valid tree (whose leaves are the rows then).
 CREATE FUNCTION edgestat.filter_items(filters jsonb)
 RETURNS TABLE (dim text, vals text[])
 LANGUAGE plpgsql IMMUTABLE
@@ -142,6 +318,11 @@ DECLARE
 	v jsonb;
 BEGIN
 	IF filters IS NULL THEN
+		RETURN;
+	END IF;
+	IF jsonb_typeof(filters) = 'array' THEN
+		RETURN QUERY SELECT l->>0, ARRAY(SELECT jsonb_array_elements_text(l->1))
+					 FROM jsonb_array_elements((edgestat.filter_tree_root(filters, 'e')).leaves) l;
 		RETURN;
 	END IF;
 	IF jsonb_typeof(filters) <> 'object' THEN
@@ -176,14 +357,32 @@ $$;
 -- on an event row aliased e.  In the text, $1 is the site id and $2, $3
 -- the range [lo, hi) (the page and event filters look there).  Values are
 -- quoted literals.  No filter: 'true' and 'true'.
+-- The tree form: epred is the expression on e and its session s; spred
+-- is the expression itself when it reads only session dimensions, else
+-- "the session has an event of the range for which it holds".
 CREATE FUNCTION edgestat.filter_sql(filters jsonb, OUT spred text, OUT epred text)
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	f record;
+	t record;
 BEGIN
 	spred := 'true';
 	epred := 'true';
+	IF jsonb_typeof(filters) = 'array' THEN
+		t := edgestat.filter_tree_root(filters, 'e');
+		IF t.pred = 'true' THEN
+			RETURN;
+		ELSIF NOT t.has_event THEN
+			spred := t.pred;
+		ELSE
+			spred := format('EXISTS (SELECT 1 FROM edgestat.events x WHERE x.site_id = $1'
+							' AND x.session_id = s.session_id AND x.ts >= $2 AND x.ts < $3 AND %s)',
+							(edgestat.filter_tree_root(filters, 'x')).pred);
+			epred := t.pred;
+		END IF;
+		RETURN;
+	END IF;
 	FOR f IN SELECT * FROM edgestat.filter_items(filters) LOOP
 		IF f.dim = 'page' THEN
 			spred := spred || format(

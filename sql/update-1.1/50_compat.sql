@@ -131,17 +131,132 @@ BEGIN
 END
 $$;
 
--- Plausible's filters as edgestat's filters object: only "is" (possibly
--- under "and") maps onto it; anything else is refused with 400.
+-- One of Plausible's filter expressions as one of edgestat's filter tree
+-- (docs/analytics.md): the same operators, dimensions renamed.  The
+-- compiler (edgestat.filter_tree) checks the rest: values, modifiers,
+-- regular expressions, nesting.
+CREATE FUNCTION edgestat.stats_api_filter(f jsonb, dims jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	op text;
+	dim text;
+	edim text;
+	res jsonb := '[]';
+	c jsonb;
+	vals text[];
+	none_label text;
+BEGIN
+	IF jsonb_typeof(f) IS DISTINCT FROM 'array' OR jsonb_typeof(f->0) IS DISTINCT FROM 'string' THEN
+		RAISE EXCEPTION 'Invalid filter %', coalesce(f::text, 'null')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	op := f->>0;
+	IF op IN ('and', 'or') THEN
+		IF jsonb_array_length(f) <> 2 OR jsonb_typeof(f->1) IS DISTINCT FROM 'array'
+		   OR jsonb_array_length(f->1) = 0 THEN
+			RAISE EXCEPTION 'Invalid filter %: "%" takes a non-empty list of filters', f::text, op
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		FOR c IN SELECT * FROM jsonb_array_elements(f->1) LOOP
+			res := res || jsonb_build_array(edgestat.stats_api_filter(c, dims));
+		END LOOP;
+		RETURN jsonb_build_array(op, res);
+	END IF;
+	IF op = 'not' THEN
+		IF jsonb_array_length(f) <> 2 THEN
+			RAISE EXCEPTION 'Invalid filter %: "not" takes one filter', f::text
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		RETURN jsonb_build_array('not', edgestat.stats_api_filter(f->1, dims));
+	END IF;
+	IF op IN ('has_done', 'has_not_done') THEN
+		RAISE EXCEPTION 'Filter operator "%" is not supported by this server', op
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Supported: is, is_not, contains, contains_not, matches, matches_not, and, or, not.';
+	END IF;
+	IF op NOT IN ('is', 'is_not', 'contains', 'contains_not', 'matches', 'matches_not') THEN
+		RAISE EXCEPTION 'Invalid filter %: unknown operator "%"', f::text, op
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_array_length(f) NOT IN (3, 4) OR jsonb_typeof(f->1) IS DISTINCT FROM 'string'
+	   OR jsonb_typeof(f->2) IS DISTINCT FROM 'array' THEN
+		RAISE EXCEPTION 'Invalid filter %', f::text
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	dim := f->>1;
+	IF dim = 'time' OR dim LIKE 'time:%' THEN
+		RAISE EXCEPTION 'Invalid filter %: time dimensions cannot be filtered, use date_range', f::text
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	edim := dims->>dim;
+	IF edim IS NULL THEN
+		RAISE EXCEPTION 'Invalid filter dimension "%"', dim
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF dim = 'event:goal' AND op NOT IN ('is', 'contains') THEN
+		RAISE EXCEPTION 'Invalid filter %: only "is" and "contains" can filter event:goal', f::text
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- Plausible takes numbers among the values (city ids): as text
+	IF EXISTS (SELECT 1 FROM jsonb_array_elements(f->2) x WHERE jsonb_typeof(x) NOT IN ('string', 'number')) THEN
+		RAISE EXCEPTION 'Invalid filter %: the values must be a list of strings', f::text
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF op LIKE 'matches%' THEN
+		DECLARE
+			v text;
+			test boolean;
+		BEGIN
+			FOR v IN SELECT jsonb_array_elements_text(f->2) LOOP
+				test := '' ~ v;
+			END LOOP;
+		EXCEPTION WHEN invalid_regular_expression THEN
+			RAISE EXCEPTION 'Invalid filter %: not a valid regular expression', f::text
+				USING ERRCODE = 'invalid_parameter_value';
+		END;
+	END IF;
+	IF jsonb_array_length(f) = 4
+	   AND (jsonb_typeof(f->3) IS DISTINCT FROM 'object'
+			OR EXISTS (SELECT 1 FROM jsonb_each(f->3) x
+					   WHERE x.key <> 'case_sensitive' OR jsonb_typeof(x.value) <> 'boolean')) THEN
+		RAISE EXCEPTION 'Invalid filter %: the only modifier is {"case_sensitive": true or false}', f::text
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	vals := ARRAY(SELECT x #>> '{}' FROM jsonb_array_elements(f->2) WITH ORDINALITY AS t(x, o) ORDER BY o);
+	res := jsonb_build_array(op, edim, to_jsonb(vals));
+	IF jsonb_array_length(f) = 4 THEN
+		res := res || jsonb_build_array(f->3);
+	END IF;
+	-- The label the results give a visit attribute that is missing
+	-- ("Direct / None", "(none)") selects it: contains "" holds for every
+	-- value but none.
+	none_label := CASE WHEN dim IN ('visit:source', 'visit:referrer') THEN 'Direct / None'
+					   WHEN dim LIKE 'visit:%' THEN '(none)' END;
+	IF op IN ('is', 'is_not') AND none_label = ANY (vals) THEN
+		res := jsonb_set(res, '{2}', to_jsonb(array_remove(vals, none_label)));
+		res := CASE op
+			WHEN 'is' THEN jsonb_build_array('or', jsonb_build_array(res,
+				jsonb_build_array('not', jsonb_build_array('contains', edim, jsonb_build_array('')))))
+			ELSE jsonb_build_array('and', jsonb_build_array(res,
+				jsonb_build_array('contains', edim, jsonb_build_array(''))))
+			END;
+	END IF;
+	RETURN res;
+END
+$$;
+
+-- Plausible's filters (a list, implicitly "and") as edgestat's filter
+-- tree: '[]' when there are none.  Compiled once here so that a bad one
+-- is a 400 before anything runs.
 CREATE FUNCTION edgestat.stats_api_filters(filters jsonb, dims jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	f jsonb;
-	res jsonb := '{}';
-	inner_res jsonb;
-	dim text;
+	res jsonb := '[]';
 BEGIN
 	IF filters IS NULL OR filters = 'null' THEN
 		RETURN res;
@@ -151,31 +266,199 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	FOR f IN SELECT * FROM jsonb_array_elements(filters) LOOP
-		IF jsonb_typeof(f) <> 'array' OR jsonb_typeof(f->0) <> 'string' THEN
-			RAISE EXCEPTION 'Invalid filter %', f::text
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		IF f->>0 = 'and' THEN
-			inner_res := edgestat.stats_api_filters(f->1, dims);
-			res := res || inner_res;
-			CONTINUE;
-		END IF;
-		IF f->>0 IN ('is_not', 'contains', 'contains_not', 'matches', 'matches_not', 'or', 'not') THEN
-			RAISE EXCEPTION 'Filter operator "%" is not supported by this server', f->>0
-				USING ERRCODE = 'feature_not_supported',
-					  HINT = 'Supported: "is", and "and" of them.';
-		END IF;
-		IF f->>0 <> 'is' OR jsonb_typeof(f->2) <> 'array' THEN
-			RAISE EXCEPTION 'Invalid filter %', f::text
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		dim := dims->>(f->>1);
-		IF dim IS NULL THEN
-			RAISE EXCEPTION 'Invalid filter dimension "%"', f->>1
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		res := res || jsonb_build_object(dim, f->2);
+		res := res || jsonb_build_array(edgestat.stats_api_filter(f, dims));
 	END LOOP;
+	PERFORM edgestat.filter_items(res);		-- validates
+	RETURN res;
+END
+$$;
+
+-- The part of [since, until) that reads no imported data from the
+-- rollups.  Imported days are whole UTC days that had no measured data
+-- when they were imported, and events are stamped when they arrive, so
+-- an imported day's rollup rows hold nothing measured (checked below
+-- against the raw events).  how:
+--   'all'      no imported day in the range: [lo, hi) is the range;
+--   'trimmed'  the imported days were at the ends of the range: [lo, hi)
+--              is the rest (possibly empty, lo = hi), exactly the
+--              range's measured data in the rollups;
+--   'raw'      imported days lie between measured ones (or an imported
+--              day has measured events): only the raw tables separate
+--              them (summary() etc. with filters '[]');
+--   'raw_partial'  as 'raw', but measured hours of the range are older
+--              than the raw events kept (edgestat.retention): those are
+--              missing.
+-- Reports count whole UTC hours and an imported day sits in its first
+-- hour, so what counts is whether that hour is in the widened range.
+CREATE FUNCTION edgestat.stats_api_native(sid int, since timestamptz, until timestamptz,
+										  OUT lo timestamptz, OUT hi timestamptz, OUT how text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	hlo timestamptz := date_trunc('hour', since, 'UTC');
+	hhi timestamptz := edgestat.hour_ceil(until);
+	first_raw timestamptz;
+BEGIN
+	lo := since;
+	hi := until;
+	how := 'all';
+	IF NOT EXISTS (SELECT 1 FROM edgestat.imported_days i
+				   WHERE i.site_id = sid AND i.day::timestamp AT TIME ZONE 'UTC' >= hlo
+					 AND i.day::timestamp AT TIME ZONE 'UTC' < hhi) THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT 1 FROM edgestat.imported_days i JOIN edgestat.events e
+				 ON e.site_id = i.site_id AND e.ts >= i.day::timestamp AT TIME ZONE 'UTC'
+				AND e.ts < (i.day + 1)::timestamp AT TIME ZONE 'UTC'
+			   WHERE i.site_id = sid AND i.day::timestamp AT TIME ZONE 'UTC' >= hlo
+				 AND i.day::timestamp AT TIME ZONE 'UTC' < hhi) THEN
+		how := 'raw';
+	ELSE
+		lo := hlo;
+		hi := hhi;
+		-- leading and trailing imported days hold nothing measured: cut
+		WHILE lo < hi AND EXISTS (SELECT 1 FROM edgestat.imported_days i WHERE i.site_id = sid
+								  AND i.day = (lo AT TIME ZONE 'UTC')::date) LOOP
+			lo := ((lo AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC';
+		END LOOP;
+		WHILE lo < hi AND EXISTS (SELECT 1 FROM edgestat.imported_days i WHERE i.site_id = sid
+								  AND i.day = ((hi - interval '1 microsecond') AT TIME ZONE 'UTC')::date) LOOP
+			hi := ((hi - interval '1 microsecond') AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC';
+		END LOOP;
+		IF lo >= hi THEN
+			lo := least(lo, hi);
+			hi := lo;
+			how := 'trimmed';
+			RETURN;
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM edgestat.imported_days i
+					   WHERE i.site_id = sid AND i.day::timestamp AT TIME ZONE 'UTC' >= lo
+						 AND i.day::timestamp AT TIME ZONE 'UTC' < hi) THEN
+			how := 'trimmed';
+			RETURN;
+		END IF;
+		how := 'raw';
+	END IF;
+	lo := since;
+	hi := until;
+	SELECT min(e.ts) INTO first_raw FROM edgestat.events e WHERE e.site_id = sid;
+	IF EXISTS (SELECT 1 FROM edgestat.rollup_hourly r
+			   WHERE r.site_id = sid AND r.hour >= hlo AND r.hour < hhi
+				 AND (first_raw IS NULL OR r.hour < date_trunc('hour', first_raw, 'UTC'))
+				 AND NOT EXISTS (SELECT 1 FROM edgestat.imported_days i WHERE i.site_id = sid
+								 AND i.day = (r.hour AT TIME ZONE 'UTC')::date)) THEN
+		how := 'raw_partial';
+	END IF;
+END
+$$;
+
+-- More than one dimension (or a time dimension and another, or a visit
+-- dimension with visit metrics): grouped
+-- exactly from the raw tables, as the filtered reports are.  With an event
+-- dimension (event:page, event:goal, event:name) the rows are the kept
+-- events (and their sessions' attributes), bucketed by event time; with
+-- visit dimensions only, the kept sessions that started in the range,
+-- bucketed by their start, which also gives the visit metrics.  Returns
+-- the result rows in the default order: time, then the first metric
+-- descending, then the dimension values.
+CREATE FUNCTION edgestat.stats_api_grouped(sid int, since timestamptz, until timestamptz,
+										   dimensions text[], metrics text[], filt jsonb,
+										   dims jsonb, total numeric)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	own_kinds constant text[] := '{heartbeat,scroll,interaction,leave}';
+	event_scope boolean := dimensions && '{event:page,event:goal,event:name}'::text[];
+	allowed text[];
+	sel text[] := '{}';
+	dexprs text[] := '{}';
+	mexprs text[] := '{}';
+	ord text[] := '{}';
+	d text;
+	m text;
+	k int := 0;
+	tcol text;
+	q text;
+	res jsonb;
+	jit_was text := current_setting('jit');
+	wm_was text := current_setting('work_mem');
+BEGIN
+	-- (conversion_rate: the caller checked for a goal dimension or filter)
+	allowed := CASE WHEN event_scope THEN '{visitors,pageviews,events,conversion_rate}'::text[]
+					ELSE '{visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration,events,conversion_rate}'::text[] END;
+	FOREACH m IN ARRAY metrics LOOP
+		IF NOT m = ANY (allowed) THEN
+			RAISE EXCEPTION 'Metric `%` is not supported with dimensions % by this server', m, array_to_string(dimensions, ', ')
+				USING ERRCODE = 'feature_not_supported',
+					  HINT = CASE WHEN event_scope
+						THEN 'With an event dimension: visitors, pageviews, events, conversion_rate.'
+						ELSE 'With visit dimensions: every metric.' END;
+		END IF;
+	END LOOP;
+	tcol := CASE WHEN event_scope THEN 'e.ts' ELSE 's.started_at' END;
+	FOREACH d IN ARRAY dimensions LOOP
+		k := k + 1;
+		IF d IN ('time', 'time:hour', 'time:day', 'time:month') THEN
+			sel := sel || format('to_char(date_trunc(%L, %s, %L) AT TIME ZONE %L, %L) AS d%s',
+				CASE d WHEN 'time:hour' THEN 'hour' WHEN 'time:month' THEN 'month' ELSE 'day' END,
+				tcol, 'UTC', 'UTC',
+				CASE d WHEN 'time:hour' THEN 'YYYY-MM-DD HH24:MI:SS' ELSE 'YYYY-MM-DD' END, k);
+			ord := ord || format('q.d%s', k);
+		ELSE
+			sel := sel || format('coalesce(%s, %L) AS d%s',
+				CASE dims->>d WHEN 'page' THEN 'e.path' WHEN 'event' THEN 'e.name'
+							  WHEN 'referrer' THEN 's.referrer_host' ELSE 's.' || quote_ident(dims->>d) END,
+				CASE WHEN d IN ('visit:source', 'visit:referrer') THEN 'Direct / None' ELSE '(none)' END, k);
+		END IF;
+		dexprs := dexprs || format('q.d%s', k);
+	END LOOP;
+	FOREACH m IN ARRAY metrics LOOP
+		mexprs := mexprs || CASE m
+			WHEN 'conversion_rate' THEN format('coalesce(round(100.0 * q.visitors / nullif(%s, 0), 2), 0)', coalesce(total, 0))
+			ELSE 'q.' || m END;
+	END LOOP;
+	ord := ord || format('q.%s DESC', CASE WHEN metrics[1] = 'conversion_rate' THEN 'visitors' ELSE metrics[1] END);
+	FOR i IN 1 .. k LOOP
+		IF NOT dimensions[i] LIKE 'time%' THEN
+			ord := ord || format('q.d%s COLLATE "C"', i);
+		END IF;
+	END LOOP;
+	IF event_scope THEN
+		q := format($q$
+			SELECT %s, count(DISTINCT e.visitor_id) AS visitors,
+				   count(*) FILTER (WHERE e.name = 'pageview') AS pageviews, count(*) AS events
+			FROM (%s) e LEFT JOIN edgestat.sessions s ON s.site_id = $1 AND s.session_id = e.session_id
+			WHERE %s
+			GROUP BY %s$q$,
+			array_to_string(sel, ', '), edgestat.filtered_events_sql(filt),
+			CASE WHEN 'event:goal' = ANY (dimensions)
+				 THEN format('e.name <> ALL (%L::text[])', 'pageview'::text || own_kinds) ELSE 'true' END,
+			(SELECT string_agg(g::text, ', ') FROM generate_series(1, k) g));
+	ELSE
+		q := format($q$
+			SELECT %s, count(DISTINCT s.visitor_id) AS visitors, count(*) AS visits,
+				   sum(s.pageviews) AS pageviews,
+				   round(sum(s.pageviews)::numeric / count(*), 2) AS views_per_visit,
+				   round(100 * count(*) FILTER (WHERE s.pageviews = 1)::numeric / count(*), 2) AS bounce_rate,
+				   round(round(sum((extract(epoch FROM s.last_seen - s.started_at) * 1000)::bigint)
+							   / 1000.0 / count(*), 2)) AS visit_duration,
+				   sum(s.events) AS events
+			FROM (%s) s
+			GROUP BY %s$q$,
+			array_to_string(sel, ', '), edgestat.filtered_sessions_sql(filt),
+			(SELECT string_agg(g::text, ', ') FROM generate_series(1, k) g));
+	END IF;
+	PERFORM set_config('jit', 'off', true);
+	PERFORM set_config('work_mem', '64MB', true);
+	EXECUTE format('SELECT coalesce(jsonb_agg(jsonb_build_object(%L, jsonb_build_array(%s), %L, jsonb_build_array(%s))'
+				   ' ORDER BY %s), %L) FROM (%s) q',
+				   'dimensions', array_to_string(dexprs, ', '), 'metrics', array_to_string(mexprs, ', '),
+				   array_to_string(ord, ', '), '[]', q)
+		INTO res
+		USING sid, date_trunc('hour', since, 'UTC'), edgestat.hour_ceil(until);
+	PERFORM set_config('jit', jit_was, true);
+	PERFORM set_config('work_mem', wm_was, true);
 	RETURN res;
 END
 $$;
@@ -193,18 +476,32 @@ DECLARE
 		"visit:exit_page": "exit_page", "visit:country": "country", "visit:region": "region",
 		"visit:city": "city", "visit:browser": "browser", "visit:os": "os", "visit:device": "device"}';
 	known_metrics constant text[] := '{visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration,events,conversion_rate}';
+	time_dims constant text[] := '{time,time:hour,time:day,time:month}';
 	-- edgestat's own event kinds: not events in Plausible's sense
 	own_kinds constant text[] := '{heartbeat,scroll,interaction,leave}';
 	sid int;
 	dom text;
 	metrics text[];
 	dimensions text[] := '{}';
+	odims text[];
 	m text;
 	r record;
+	nat record;
 	since timestamptz;
 	until timestamptz;
 	filt jsonb;
 	filtered boolean;
+	goal_filter boolean;
+	grouped boolean;
+	want_imports boolean := false;
+	use_native boolean;
+	has_imported boolean;
+	imports_used boolean := false;
+	partial boolean := false;
+	f2 jsonb;				-- NULL: the rollups over [bl, bh), else these filters
+	tf jsonb;				-- the same for the conversion rate's total
+	bl timestamptz;
+	bh timestamptz;
 	lim int := 10000;
 	off int := 0;
 	rows jsonb := '[]';
@@ -219,6 +516,7 @@ DECLARE
 	o jsonb;
 	idx int;
 	res jsonb;
+	meta jsonb := '{}';
 BEGIN
 	IF key IS NULL OR length(key) NOT BETWEEN 16 AND 256 THEN
 		RAISE EXCEPTION 'Invalid API key. Please make sure you''re using a valid API key with access to the resource you''ve requested.'
@@ -246,7 +544,8 @@ BEGIN
 
 	-- metrics
 	IF jsonb_typeof(query->'metrics') IS DISTINCT FROM 'array'
-	   OR jsonb_array_length(query->'metrics') = 0 THEN
+	   OR jsonb_array_length(query->'metrics') = 0
+	   OR EXISTS (SELECT 1 FROM jsonb_array_elements(query->'metrics') x WHERE jsonb_typeof(x) <> 'string') THEN
 		RAISE EXCEPTION 'Invalid query: metrics must be a non-empty list'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -258,40 +557,56 @@ BEGIN
 					  DETAIL = 'Valid metrics are: ' || array_to_string(known_metrics, ', ') || '.';
 		END IF;
 	END LOOP;
+	IF cardinality(metrics) <> (SELECT count(DISTINCT x) FROM unnest(metrics) x) THEN
+		RAISE EXCEPTION 'Invalid metrics: a metric is listed twice'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 
-	-- dimensions: at most one time dimension or one other
+	-- dimensions: any of them, at most one of time
 	IF query ? 'dimensions' THEN
-		IF jsonb_typeof(query->'dimensions') <> 'array' THEN
+		IF jsonb_typeof(query->'dimensions') <> 'array'
+		   OR EXISTS (SELECT 1 FROM jsonb_array_elements(query->'dimensions') x WHERE jsonb_typeof(x) <> 'string') THEN
 			RAISE EXCEPTION 'Invalid dimensions: must be a list'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		dimensions := ARRAY(SELECT jsonb_array_elements_text(query->'dimensions'));
 	END IF;
 	FOREACH dim IN ARRAY dimensions LOOP
-		IF NOT (dims ? dim OR dim IN ('time', 'time:hour', 'time:day', 'time:month')) THEN
+		IF NOT (dims ? dim OR dim = ANY (time_dims)) THEN
 			RAISE EXCEPTION 'Invalid dimension "%"', dim
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 	END LOOP;
-	IF cardinality(dimensions) > 1 THEN
-		RAISE EXCEPTION 'Querying more than one dimension at a time is not supported by this server'
-			USING ERRCODE = 'feature_not_supported';
+	IF cardinality(dimensions) <> (SELECT count(DISTINCT x) FROM unnest(dimensions) x) THEN
+		RAISE EXCEPTION 'Invalid dimensions: a dimension is listed twice'
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	dim := dimensions[1];
-	IF dim LIKE 'time%' THEN
-		tdim := dim;
-		dim := NULL;
+	IF (SELECT count(*) FROM unnest(dimensions) x WHERE x = ANY (time_dims)) > 1 THEN
+		RAISE EXCEPTION 'Invalid dimensions: at most one time dimension'
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF cardinality(dimensions) > 8 THEN
+		RAISE EXCEPTION 'Invalid dimensions: at most 8'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	odims := ARRAY(SELECT x FROM unnest(dimensions) x WHERE NOT x = ANY (time_dims));
+	tdim := (SELECT x FROM unnest(dimensions) x WHERE x = ANY (time_dims));
+	dim := CASE WHEN cardinality(dimensions) = 1 THEN odims[1] END;
 
-	-- range, filters, pagination
+	-- range, filters, include, pagination
 	SELECT x.since, x.until INTO since, until
 	FROM edgestat.stats_api_range(query->'date_range',
 								  coalesce(today, (now() AT TIME ZONE 'UTC')::date)) x;
 	filt := edgestat.stats_api_filters(query->'filters', dims);
-	filtered := filt <> '{}';
-	IF filtered AND to_regprocedure('edgestat.summary(text,timestamptz,timestamptz,jsonb)') IS NULL THEN
-		RAISE EXCEPTION 'Filters are not supported by this server'
-			USING ERRCODE = 'feature_not_supported';
+	filtered := filt <> '[]';
+	goal_filter := jsonb_path_exists(coalesce(query->'filters', '[]'), '$.** ? (@ == "event:goal")');
+	IF query ? 'include' THEN
+		IF jsonb_typeof(query->'include') <> 'object'
+		   OR (query->'include' ? 'imports' AND jsonb_typeof(query #> '{include,imports}') <> 'boolean') THEN
+			RAISE EXCEPTION 'Invalid include %: an object, whose imports is true or false', (query->'include')::text
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		want_imports := coalesce((query #>> '{include,imports}')::boolean, false);
 	END IF;
 	IF query ? 'pagination' THEN
 		BEGIN
@@ -307,13 +622,29 @@ BEGIN
 					  DETAIL = 'limit is 1 to 10000, offset is not negative.';
 		END IF;
 	END IF;
-	IF 'conversion_rate' = ANY (metrics) AND dim IS DISTINCT FROM 'event:goal'
-	   AND NOT filt ? 'event' THEN
+	IF 'conversion_rate' = ANY (metrics) AND NOT 'event:goal' = ANY (odims) AND NOT goal_filter THEN
 		RAISE EXCEPTION 'Metric `conversion_rate` can only be queried with event:goal filters or dimensions.'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
-	IF dim IS NULL THEN
+	-- Imported days are in the rollups only: the unfiltered queries of at
+	-- most one dimension read them unless the query asks for them
+	-- ("include": {"imports": true}); every other query reads the raw
+	-- tables, which never hold imported data.
+	has_imported := EXISTS (SELECT 1 FROM edgestat.imported_days i
+							WHERE i.site_id = sid
+							  AND i.day::timestamp AT TIME ZONE 'UTC' >= date_trunc('hour', since, 'UTC')
+							  AND i.day::timestamp AT TIME ZONE 'UTC' < edgestat.hour_ceil(until));
+	-- several dimensions, time and another, or visit metrics by a
+	-- dimension: grouped from the raw tables (breakdown() has no visits)
+	grouped := cardinality(odims) > 1
+			   OR (cardinality(odims) = 1
+				   AND (tdim IS NOT NULL
+						OR NOT metrics <@ '{visitors,pageviews,events,conversion_rate}'::text[]));
+	use_native := filtered OR NOT want_imports OR grouped;
+	imports_used := has_imported AND NOT use_native;
+
+	IF cardinality(odims) = 0 THEN
 		-- aggregate, or one row per time bucket: summary() over each
 		IF tdim IS NULL THEN
 			b := since;
@@ -334,10 +665,24 @@ BEGIN
 			IF tdim IS NOT NULL THEN
 				bnext := least((b AT TIME ZONE 'UTC' + step) AT TIME ZONE 'UTC', until);
 			END IF;
-			IF filtered THEN
-				SELECT * INTO r FROM edgestat.summary(dom, greatest(b, since), bnext, filt);
+			bl := greatest(b, since);
+			bh := bnext;
+			tf := NULL;
+			IF use_native AND has_imported THEN
+				nat := edgestat.stats_api_native(sid, bl, bh);
+				IF nat.how IN ('all', 'trimmed') THEN
+					bl := nat.lo;
+					bh := nat.hi;
+				ELSE
+					tf := '[]';
+					partial := partial OR nat.how = 'raw_partial';
+				END IF;
+			END IF;
+			f2 := CASE WHEN filtered THEN filt ELSE tf END;
+			IF f2 IS NULL THEN
+				SELECT * INTO r FROM edgestat.summary(dom, bl, bh);
 			ELSE
-				SELECT * INTO r FROM edgestat.summary(dom, greatest(b, since), bnext);
+				SELECT * INTO r FROM edgestat.summary(dom, bl, bh, f2);
 			END IF;
 			row_metrics := '[]';
 			FOREACH m IN ARRAY metrics LOOP
@@ -350,11 +695,11 @@ BEGIN
 					WHEN 'visit_duration' THEN coalesce(to_jsonb(round(r.visit_duration)), '0')
 					WHEN 'events' THEN to_jsonb((
 						SELECT coalesce(sum(x.events), 0)
-						FROM edgestat.breakdown(dom, 'event', greatest(b, since), bnext, 100000) x
+						FROM edgestat.breakdown(dom, 'event', bl, bh, 100000, coalesce(f2, '{}')) x
 						WHERE x.value IS NULL OR NOT x.value = ANY (own_kinds)))
 					WHEN 'conversion_rate' THEN to_jsonb((
 						SELECT coalesce(round(100.0 * r.visitors / nullif(u.visitors, 0), 2), 0)
-						FROM edgestat.summary(dom, greatest(b, since), bnext) u))
+						FROM edgestat.summary(dom, bl, bh, coalesce(tf, '{}')) u))
 					END;
 			END LOOP;
 			rows := rows || jsonb_build_object(
@@ -366,23 +711,32 @@ BEGIN
 			EXIT WHEN tdim IS NULL OR bnext >= until;
 			b := bnext;
 		END LOOP;
-	ELSE
-		FOREACH m IN ARRAY metrics LOOP
-			IF m NOT IN ('visitors', 'pageviews', 'events', 'conversion_rate')
-			   OR (m = 'conversion_rate' AND dim <> 'event:goal') THEN
-				RAISE EXCEPTION 'Metric `%` is not supported with dimension % by this server', m, dim
-					USING ERRCODE = 'feature_not_supported',
-						  HINT = 'With a dimension: visitors, pageviews, events; conversion_rate with event:goal.';
+	ELSIF NOT grouped THEN
+		-- one dimension: breakdown()
+		bl := since;
+		bh := until;
+		tf := NULL;
+		IF use_native AND has_imported THEN
+			nat := edgestat.stats_api_native(sid, since, until);
+			IF nat.how IN ('all', 'trimmed') THEN
+				bl := nat.lo;
+				bh := nat.hi;
+			ELSE
+				tf := '[]';
+				partial := nat.how = 'raw_partial';
 			END IF;
-		END LOOP;
+		END IF;
+		f2 := CASE WHEN filtered THEN filt ELSE tf END;
 		IF 'conversion_rate' = ANY (metrics) THEN
-			SELECT x.visitors INTO total_visitors FROM edgestat.summary(dom, since, until) x;
+			SELECT x.visitors INTO total_visitors FROM edgestat.summary(dom, bl, bh, coalesce(tf, '{}')) x;
 		END IF;
 		FOR r IN EXECUTE
-			CASE WHEN filtered
+			CASE WHEN f2 IS NOT NULL
 				 THEN 'SELECT * FROM edgestat.breakdown($1, $2, $3, $4, $5, $6)'
 				 ELSE 'SELECT * FROM edgestat.breakdown($1, $2, $3, $4, $5)' END
-			USING dom, dims->>dim, since, until, least(off + lim + 10, 100000), filt
+			USING dom, dims->>dim, bl, bh,
+				  CASE WHEN (query #> '{include,total_rows}') = 'true' THEN 100000
+					   ELSE least(off + lim + 10, 100000) END, f2
 		LOOP
 			-- goals are custom events: not pageviews, not edgestat's own kinds
 			CONTINUE WHEN dim = 'event:goal' AND (r.value = 'pageview' OR r.value = ANY (own_kinds));
@@ -402,6 +756,13 @@ BEGIN
 						 ELSE '(none)' END)),
 				'metrics', row_metrics);
 		END LOOP;
+	ELSE
+		-- grouped from the raw tables
+		IF 'conversion_rate' = ANY (metrics) THEN
+			SELECT x.visitors INTO total_visitors FROM edgestat.summary(dom, since, until, '[]') x;
+		END IF;
+		rows := edgestat.stats_api_grouped(sid, since, until, dimensions, metrics, filt, dims,
+										   total_visitors);
 	END IF;
 
 	-- order_by: [[metric or dimension, "asc"|"desc"], ...]
@@ -418,8 +779,9 @@ BEGIN
 			idx := array_position(metrics, o->>0);
 			IF idx IS NOT NULL THEN
 				ord := ord || format('(x->''metrics''->>%s)::numeric %s, ', idx - 1, o->>1);
-			ELSIF o->>0 = coalesce(dimensions[1], '') THEN
-				ord := ord || format('x->''dimensions''->>0 %s, ', o->>1);
+			ELSIF array_position(dimensions, o->>0) IS NOT NULL THEN
+				ord := ord || format('(x->''dimensions''->>%s) COLLATE "C" %s, ',
+									 array_position(dimensions, o->>0) - 1, o->>1);
 			ELSE
 				RAISE EXCEPTION 'Invalid order_by entry %: not a queried metric or dimension', o::text
 					USING ERRCODE = 'invalid_parameter_value';
@@ -432,13 +794,31 @@ BEGIN
 				   ' ORDER BY n OFFSET $2 LIMIT $3) y', ord)
 		INTO res USING rows, off, lim;
 
+	-- meta, as Plausible's: imports_included when include.imports is given
+	IF query->'include' ? 'imports' THEN
+		meta := jsonb_build_object('imports_included', imports_used);
+		IF want_imports AND NOT imports_used THEN
+			IF NOT has_imported THEN
+				meta := meta || jsonb_build_object('imports_skip_reason',
+					CASE WHEN EXISTS (SELECT 1 FROM edgestat.imported_days i WHERE i.site_id = sid)
+						 THEN 'out_of_range' ELSE 'no_imported_data' END);
+			ELSE
+				meta := meta || jsonb_build_object('imports_skip_reason', 'unsupported_query',
+					'imports_warning', 'Imported stats are not included: with filters or more than one dimension the results come from the raw events, and imported days have none.');
+			END IF;
+		END IF;
+	END IF;
+	IF (query #> '{include,total_rows}') = 'true' THEN
+		meta := meta || jsonb_build_object('total_rows', jsonb_array_length(rows));
+	END IF;
+	IF partial THEN
+		meta := meta || jsonb_build_object('imports_warning',
+			'Imported days lie between measured ones in this range, and some measured hours are older than the raw events kept (edgestat.retention): those hours are missing from the results.');
+	END IF;
+
 	RETURN jsonb_build_object(
 		'results', res,
-		'meta', CASE WHEN EXISTS (
-					SELECT 1 FROM edgestat.imported_days i
-					WHERE i.site_id = sid AND i.day >= (since AT TIME ZONE 'UTC')::date
-					  AND i.day < (until AT TIME ZONE 'UTC')::date)
-				THEN '{"imports_included": true}'::jsonb ELSE '{}'::jsonb END,
+		'meta', meta,
 		'query', jsonb_build_object(
 			'site_id', dom,
 			'metrics', to_jsonb(metrics),
@@ -457,5 +837,8 @@ COMMENT ON FUNCTION edgestat.stats_api(text, jsonb, date) IS
 
 REVOKE ALL ON FUNCTION edgestat.api_key(text), edgestat.api_key_revoke(text),
 	edgestat.rotate_identity_salt(), edgestat.stats_api_range(jsonb, date),
-	edgestat.stats_api_filters(jsonb, jsonb), edgestat.stats_api(text, jsonb, date)
+	edgestat.stats_api_filter(jsonb, jsonb), edgestat.stats_api_filters(jsonb, jsonb),
+	edgestat.stats_api_native(int, timestamptz, timestamptz),
+	edgestat.stats_api_grouped(int, timestamptz, timestamptz, text[], text[], jsonb, jsonb, numeric),
+	edgestat.stats_api(text, jsonb, date)
 	FROM PUBLIC;

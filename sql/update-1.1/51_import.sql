@@ -13,9 +13,13 @@
 -- of their daily visitors (as Plausible's own imported figures do), and a
 -- visitor seen on an imported day and again natively counts twice.
 --
--- Only days without any data of the site are imported (the days a site
--- ran Plausible before moving): a day that already has rows is skipped
--- and reported, so that importing twice changes nothing.  The imported
+-- Only past days without any data of the site are imported (the days a
+-- site ran Plausible before moving): a day that already has rows, today
+-- and later days are skipped and reported, so that importing twice
+-- changes nothing.  Events are stamped when they arrive, so an imported
+-- day never gets measured data afterwards: its rollup rows stay purely
+-- imported, which is what lets the Stats API leave them out exactly
+-- (edgestat.stats_api_native, "include": {"imports": false}).  The imported
 -- days are listed in edgestat.imported_days (the "imported" flag); the
 -- Stats API says so in meta.imports_included.
 -- ---------------------------------------------------------------------
@@ -115,7 +119,8 @@ BEGIN
 	-- every day of the staging tables, and whether the site has data then
 	CREATE TEMP TABLE import_days ON COMMIT DROP AS
 	SELECT d.day,
-		   EXISTS (SELECT 1 FROM edgestat.rollup_hourly r
+		   d.day >= (now() AT TIME ZONE 'UTC')::date
+		   OR EXISTS (SELECT 1 FROM edgestat.rollup_hourly r
 				   WHERE r.site_id = sid
 					 AND r.hour >= d.day::timestamp AT TIME ZONE 'UTC'
 					 AND r.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC') AS taken
