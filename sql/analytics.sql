@@ -169,6 +169,26 @@ SELECT * FROM edgestat.goals('analytics.test', '2020-12-31', '2021-02-02', '{"co
 SELECT * FROM edgestat.goals('analytics.test', '2021-01-04', '2021-01-05');
 -- no visitors at all: every rate 0.00
 SELECT goal, visitors, conversion_rate FROM edgestat.goals('analytics.test', '2020-06-01', '2020-06-02');
+-- An hour not sealed yet: its visitors come from the raw rows.  Two new
+-- visitors on 2021-06-01 (outside every other range of this file): V91
+-- signs up and pays 7 EUR on /signup-done, V92 views /pricing/plans twice
+-- and /blog.  signup 1, 1, 50.00; pricing 1, 2, 50.00; blog 1, 1, 50.00;
+-- purchase 1 visitor, 1 event, 50.00, EUR 7; never 0.
+INSERT INTO edgestat.events (ts, site_id, visitor_id, session_id, name, path, seq, revenue, currency)
+SELECT x.ts::timestamptz, st.site_id, vid(x.v), sid(x.v), x.name, x.path, x.seq, x.revenue, x.currency
+FROM (VALUES ('2021-06-01 10:00+00', 91, 'pageview', '/signup', 0, NULL::numeric, NULL),
+			 ('2021-06-01 10:01+00', 91, 'signup', '/signup', 1, NULL, NULL),
+			 ('2021-06-01 10:02+00', 91, 'purchase', '/signup-done', 2, 7, 'EUR'),
+			 ('2021-06-01 11:00+00', 92, 'pageview', '/pricing/plans', 0, NULL, NULL),
+			 ('2021-06-01 11:01+00', 92, 'pageview', '/pricing/plans', 1, NULL, NULL),
+			 ('2021-06-01 11:02+00', 92, 'pageview', '/blog', 2, NULL, NULL)) AS x(ts, v, name, path, seq, revenue, currency),
+	 edgestat.sites st WHERE st.domain = 'analytics.test';
+SELECT count(*) AS open_hours FROM edgestat.rollup_open o JOIN edgestat.sites USING (site_id)
+WHERE domain = 'analytics.test' AND o.hour >= '2021-06-01';
+SELECT * FROM edgestat.goals('analytics.test', '2021-06-01', '2021-06-02');
+-- sealed, the same from the daily sketches
+SELECT edgestat.seal_rollups('2021-06-02') AS sealed;
+SELECT * FROM edgestat.goals('analytics.test', '2021-06-01', '2021-06-02');
 
 -- ===================== filters: summary =====================
 -- No filter, [2020-12-31, 2021-02-02): visitors 6; visits 10; pageviews 17

@@ -636,22 +636,24 @@ COMMENT ON FUNCTION edgestat.breakdown(text, text, timestamptz, timestamptz, int
 -- goals
 -- ---------------------------------------------------------------------
 
--- The page or event rollup of [lo, hi) folded over every value matching
--- one of the LIKE patterns: visitors (the union of their sketches),
--- pageviews and events.  Read as breakdown() reads one value: whole UTC
--- days from the daily rollup unless they hold an open hour, the hours
--- around them and of open days from the hourly one, and the visitors of
--- open hours (whose sketches are missing or stale) from their raw rows.
--- SQL with BEGIN ATOMIC: the hll functions are bound when the script
--- runs, wherever CREATE EXTENSION hll put them.
-CREATE FUNCTION edgestat.rollup_union(sid int, dimension text, likes text[],
-									  lo timestamptz, hi timestamptz,
-									  OUT visitors bigint, OUT pageviews bigint,
-									  OUT events bigint)
+-- For each key, the page or event rollup of [lo, hi) folded over every
+-- value matching its LIKE pattern: visitors (the union of their
+-- sketches), pageviews and events.  Read as breakdown() reads one value:
+-- whole UTC days from the daily rollup unless they hold an open hour, the
+-- hours around them and of open days from the hourly one, and the
+-- visitors of open hours (whose sketches are missing or stale) from their
+-- raw rows.  One pass for every key (goals() asks for all of a site's
+-- goals at once).  SQL with BEGIN ATOMIC: the hll functions are bound when
+-- the script runs, wherever CREATE EXTENSION hll put them.
+CREATE FUNCTION edgestat.rollup_union(sid int, lo timestamptz, hi timestamptz,
+									  keys text[], dims text[], likes text[])
+RETURNS TABLE (key text, visitors bigint, pageviews bigint, events bigint)
 LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	WITH days AS (
+	WITH k AS (
+		SELECT * FROM unnest(keys, dims, likes) AS k(key, dim, pattern)
+	), days AS (
 		SELECT CASE WHEN x.dlo < x.dhi THEN x.dlo ELSE hi END AS dlo,
 			   CASE WHEN x.dlo < x.dhi THEN x.dhi ELSE hi END AS dhi
 		FROM (SELECT CASE WHEN date_trunc('day', lo, 'UTC') < lo
@@ -665,38 +667,46 @@ BEGIN ATOMIC
 		SELECT DISTINCT date_trunc('day', open.hour, 'UTC') AS day
 		FROM open, days WHERE open.hour >= days.dlo AND open.hour < days.dhi
 	), hourly AS (
-		SELECT r.hour, r.visitors, r.pageviews, r.events
-		FROM edgestat.rollup_dims_hourly r, days
-		WHERE r.site_id = sid AND r.dim = dimension
-		  AND ((r.hour >= lo AND r.hour < days.dlo) OR (r.hour >= days.dhi AND r.hour < hi))
-		  AND r.value LIKE ANY (likes)
+		-- (LATERAL: an index range scan per key)
+		SELECT k.key, r.hour, r.visitors, r.pageviews, r.events
+		FROM k, days, LATERAL (
+			SELECT r.hour, r.visitors, r.pageviews, r.events FROM edgestat.rollup_dims_hourly r
+			WHERE r.site_id = sid AND r.dim = k.dim AND r.hour >= lo AND r.hour < days.dlo
+			  AND r.value LIKE k.pattern
+			UNION ALL
+			SELECT r.hour, r.visitors, r.pageviews, r.events FROM edgestat.rollup_dims_hourly r
+			WHERE r.site_id = sid AND r.dim = k.dim AND r.hour >= days.dhi AND r.hour < hi
+			  AND r.value LIKE k.pattern) r
 		UNION ALL
-		SELECT r.hour, r.visitors, r.pageviews, r.events
-		FROM open_days JOIN edgestat.rollup_dims_hourly r
-		  ON r.site_id = sid AND r.dim = dimension AND r.hour >= open_days.day
-		 AND r.hour < open_days.day + interval '24 hours'
-		WHERE r.value LIKE ANY (likes)
+		SELECT k.key, r.hour, r.visitors, r.pageviews, r.events
+		FROM k, open_days, LATERAL (
+			SELECT r.hour, r.visitors, r.pageviews, r.events FROM edgestat.rollup_dims_hourly r
+			WHERE r.site_id = sid AND r.dim = k.dim AND r.hour >= open_days.day
+			  AND r.hour < open_days.day + interval '24 hours' AND r.value LIKE k.pattern) r
 	), rows_ AS (
-		SELECT CASE WHEN h.hour IN (SELECT open.hour FROM open)
+		SELECT h.key,
+			   CASE WHEN h.hour IN (SELECT open.hour FROM open)
 					THEN hll_empty(14, 5, (-1)::int8, 1) ELSE h.visitors END AS visitors,
 			   h.pageviews, h.events
 		FROM hourly h
 		UNION ALL
-		SELECT r.visitors, r.pageviews, r.events
-		FROM edgestat.rollup_dims_daily r, days
-		WHERE r.site_id = sid AND r.dim = dimension AND r.day >= days.dlo
-		  AND r.day < days.dhi AND r.value LIKE ANY (likes)
-		  AND r.day NOT IN (SELECT open_days.day FROM open_days)
+		SELECT k.key, r.visitors, r.pageviews, r.events
+		FROM k, days, LATERAL (
+			SELECT r.visitors, r.pageviews, r.events FROM edgestat.rollup_dims_daily r
+			WHERE r.site_id = sid AND r.dim = k.dim AND r.day >= days.dlo
+			  AND r.day < days.dhi AND r.value LIKE k.pattern
+			  AND r.day NOT IN (SELECT open_days.day FROM open_days)) r
 		UNION ALL
-		SELECT hll_add_agg(hll_hash_bytea(uuid_send(raw.visitor_id), 0), 14, 5, (-1)::int8, 1), 0, 0
+		SELECT k.key, hll_add_agg(hll_hash_bytea(uuid_send(raw.visitor_id), 0), 14, 5, (-1)::int8, 1), 0, 0
 		FROM open JOIN edgestat.events raw
 		  ON raw.site_id = sid AND raw.ts >= open.hour AND raw.ts < open.hour + interval '1 hour'
-		WHERE coalesce(CASE dimension WHEN 'page' THEN raw.path ELSE raw.name END, '')
-			  LIKE ANY (likes)
+		JOIN k ON coalesce(CASE k.dim WHEN 'page' THEN raw.path ELSE raw.name END, '') LIKE k.pattern
+		GROUP BY k.key
 	)
-	SELECT coalesce(round(hll_cardinality(hll_union_agg(rows_.visitors)))::bigint, 0),
+	SELECT k.key, coalesce(round(hll_cardinality(hll_union_agg(rows_.visitors)))::bigint, 0),
 		   coalesce(sum(rows_.pageviews), 0)::bigint, coalesce(sum(rows_.events), 0)::bigint
-	FROM rows_;
+	FROM k LEFT JOIN rows_ ON rows_.key = k.key
+	GROUP BY k.key;
 END;
 
 -- The goals of a site, in the range: one row per goal and currency of its
@@ -741,11 +751,15 @@ BEGIN
 		WITH per_goal AS (
 			SELECT d.name AS goal, u.visitors AS v,
 				   CASE WHEN d.event IS NOT NULL THEN u.events ELSE u.pageviews END AS n
-			FROM edgestat.goal_defs d,
-				 LATERAL edgestat.rollup_union(sid,
-					CASE WHEN d.event IS NOT NULL THEN 'event' ELSE 'page' END,
-					ARRAY[coalesce(replace(replace(replace(d.event, '\', '\\'), '%', '\%'), '_', '\_'),
-								   d.page_like)], lo, hi) u
+			FROM edgestat.goal_defs d
+			JOIN edgestat.rollup_union(sid, lo, hi,
+					ARRAY(SELECT g.name FROM edgestat.goal_defs g WHERE g.site_id = sid ORDER BY g.goal_id),
+					ARRAY(SELECT CASE WHEN g.event IS NOT NULL THEN 'event' ELSE 'page' END
+						  FROM edgestat.goal_defs g WHERE g.site_id = sid ORDER BY g.goal_id),
+					ARRAY(SELECT coalesce(replace(replace(replace(g.event, '\', '\\'), '%', '\%'), '_', '\_'),
+										  g.page_like)
+						  FROM edgestat.goal_defs g WHERE g.site_id = sid ORDER BY g.goal_id)) u
+			  ON u.key = d.name
 			WHERE d.site_id = sid
 		), per_currency AS (
 			SELECT d.name AS goal, e.currency, sum(e.revenue) AS r
@@ -1133,7 +1147,7 @@ REVOKE ALL ON FUNCTION
 	edgestat.filtered_sessions_sql(jsonb),
 	edgestat.builtin_event_names(),
 	edgestat.goal_events_sql(text[], text[]),
-	edgestat.rollup_union(int, text, text[], timestamptz, timestamptz),
+	edgestat.rollup_union(int, timestamptz, timestamptz, text[], text[], text[]),
 	edgestat.summary(text, timestamptz, timestamptz, jsonb),
 	edgestat.report_timeseries_filtered(text, timestamptz, timestamptz, interval, jsonb),
 	edgestat.timeseries(text, timestamptz, timestamptz, interval, jsonb),
