@@ -55,6 +55,11 @@ AS 'MODULE_PATHNAME', 'edgestat_edge_metrics_sync' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION edgestat.edge_metrics_sync() IS
 	'makes the edges /metrics shows those of edgestat.edge_nodes';
 
+CREATE FUNCTION edgestat.edge_last_event(name text) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'edgestat_edge_last_event' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION edgestat.edge_last_event(text) IS
+	'the newest event merged from the edge since the center started (shared memory)';
+
 CREATE CONSTRAINT TRIGGER edge_flush AFTER INSERT ON edgestat.edge_flush
 	DEFERRABLE INITIALLY DEFERRED
 	FOR EACH ROW EXECUTE FUNCTION edgestat.edge_flush();
@@ -413,7 +418,8 @@ BEGIN
 			WHEN n.received_lsn IS NULL THEN 'connecting'
 			ELSE 'streaming' END;
 		lag_bytes := lag;
-		last_event := n.last_event;
+		-- the table is written once a second; the merges' own figure is exact
+		last_event := GREATEST(n.last_event, edgestat.edge_last_event(n.name));
 		RETURN NEXT;
 	END LOOP;
 	PERFORM edgestat.edge_metrics_sync();
@@ -482,6 +488,7 @@ REVOKE ALL ON FUNCTION edgestat.edge_collect(), edgestat.edge_flush(),
 	edgestat.edge_remote(text, text), edgestat.edge_center_setup(),
 	edgestat.edge_center_conninfo(text), edgestat.edge_drop_local_slot(text),
 	edgestat.edge_site_arrives(), edgestat.edge_metrics_sync(),
+	edgestat.edge_last_event(text),
 	edgestat.attach_edge(text, text, text), edgestat.detach_edge(text), edgestat.edges(),
 	edgestat.apply_retention(interval) FROM PUBLIC;
 
