@@ -240,13 +240,50 @@ measure_edge_lsn(const char *conninfo)
 	return lsn;
 }
 
+/*
+ * In the apply worker, before a merge takes the merge lock: the edge's WAL
+ * position, when the last measurement is ES_EDGE_MEASURE_MS old.  Before
+ * the lock, so that a slow edge delays its own merge only.
+ */
+static void
+measure_if_due(const char *edge)
+{
+	EsEdgeStat *e;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		measure = false;
+	XLogRecPtr	lsn;
+
+	if (edges_shared == NULL || MySubscription == NULL ||
+		MySubscription->conninfo == NULL)
+		return;
+	SpinLockAcquire(&edges_shared->mutex);
+	e = edge_stat(edge, true);
+	if (e != NULL &&
+		(e->edge_lsn_at == 0 ||
+		 TimestampDifferenceExceeds(e->edge_lsn_at, now, ES_EDGE_MEASURE_MS)))
+	{
+		e->edge_lsn_at = now;
+		measure = true;
+	}
+	SpinLockRelease(&edges_shared->mutex);
+	if (!measure)
+		return;
+
+	lsn = measure_edge_lsn(MySubscription->conninfo);
+	if (lsn == InvalidXLogRecPtr)
+		return;
+	SpinLockAcquire(&edges_shared->mutex);
+	e = edge_stat(edge, false);
+	if (e != NULL)
+		e->edge_lsn = lsn;
+	SpinLockRelease(&edges_shared->mutex);
+}
+
 /* In the apply worker, after a merge: what /metrics shows of its edge. */
 static void
 note_merge(const char *edge, int64 merged, TimestampTz last)
 {
 	EsEdgeStat *e;
-	TimestampTz now = GetCurrentTimestamp();
-	bool		measure = false;
 
 	if (edges_shared == NULL)
 		return;
@@ -259,32 +296,11 @@ note_merge(const char *edge, int64 merged, TimestampTz last)
 		if (last > e->last_event)
 			e->last_event = last;
 		e->last_commit = replorigin_session_origin_timestamp;
-		e->last_merge = now;
+		e->last_merge = GetCurrentTimestamp();
 		if (replorigin_session_origin_lsn > e->applied_lsn)
 			e->applied_lsn = replorigin_session_origin_lsn;
-		if (e->edge_lsn_at == 0 ||
-			TimestampDifferenceExceeds(e->edge_lsn_at, now, ES_EDGE_MEASURE_MS))
-		{
-			/* one measurement at a time, even with a slow edge */
-			e->edge_lsn_at = now;
-			measure = true;
-		}
 	}
 	SpinLockRelease(&edges_shared->mutex);
-
-	if (measure && MySubscription && MySubscription->conninfo)
-	{
-		XLogRecPtr	lsn = measure_edge_lsn(MySubscription->conninfo);
-
-		if (lsn != InvalidXLogRecPtr)
-		{
-			SpinLockAcquire(&edges_shared->mutex);
-			e = edge_stat(edge, false);
-			if (e != NULL)
-				e->edge_lsn = lsn;
-			SpinLockRelease(&edges_shared->mutex);
-		}
-	}
 }
 
 static void
@@ -691,6 +707,7 @@ edgestat_edge_flush(PG_FUNCTION_ARGS)
 	edge = current_edge();
 	old = MemoryContextSwitchTo(batch->cxt);
 
+	measure_if_due(edge);
 	DirectFunctionCall2(pg_advisory_xact_lock_int4,
 						Int32GetDatum(1701078131), Int32GetDatum(14));
 

@@ -73,11 +73,23 @@ is($edge1->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '
 	'the refused attach left no slot');
 $edge1->safe_psql('postgres', "DELETE FROM edgestat.sites WHERE domain = 'other.org'");
 
-for my $e ([ 'e1', $edge1 ], [ 'e2', $edge2 ])
-{
-	$center->safe_psql('postgres',
-		"SELECT edgestat.attach_edge('$e->[0]', '" . conn($e->[1]) . "')");
-}
+($rc, $out, $err) = $center->psql('postgres',
+	"SET edgestat.center_conninfo = ''; SELECT edgestat.attach_edge('e1', '" . conn($edge1) . "')");
+like($err, qr/needs a conninfo to reach this center/,
+	'attach needs the center\'s conninfo, from the setting or its third argument');
+($rc, $out, $err) = $center->psql('postgres',
+	"BEGIN; SELECT edgestat.add_site('inside.org'); SELECT edgestat.attach_edge('e1', '"
+	  . conn($edge1) . "'); COMMIT");
+like($err, qr/must run in a transaction of its own/,
+	'attach refuses a transaction that has written (the edge\'s slot here would wait for it)');
+is($center->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
+	'the refused attaches left no slot on the center');
+# e1 by the setting, e2 by the third argument
+$center->safe_psql('postgres',
+	"SELECT edgestat.attach_edge('e1', '" . conn($edge1) . "')");
+$center->safe_psql('postgres',
+	"SET edgestat.center_conninfo = ''; SELECT edgestat.attach_edge('e2', '"
+	  . conn($edge2) . "', '" . conn($center) . "')");
 is($edge1->safe_psql('postgres', 'SELECT site_id, domain FROM edgestat.sites'),
 	$center->safe_psql('postgres', 'SELECT site_id, domain FROM edgestat.sites'),
 	'the center\'s sites reached the edge, same ids');

@@ -376,7 +376,14 @@ BEGIN
 		RAISE WARNING 'edge "%" detached, but it could not be reached to drop its replication slot and its subscription: %', name, SQLERRM
 			USING HINT = format('On the edge, run: SELECT pg_drop_replication_slot(%L); ALTER SUBSCRIPTION edgestat_sites DISABLE; ALTER SUBSCRIPTION edgestat_sites SET (slot_name = NONE); DROP SUBSCRIPTION edgestat_sites; or run edgestat.detach_edge(%L) again when it is reachable.', sub, name);
 	END;
-	PERFORM edgestat.edge_drop_local_slot(sites_slot);
+	BEGIN
+		PERFORM edgestat.edge_drop_local_slot(sites_slot);
+	EXCEPTION WHEN OTHERS THEN
+		-- the rest is done: warn rather than undo it
+		RAISE WARNING 'edge "%" detached, but its slot % on this node could not be dropped: %',
+			name, sites_slot, SQLERRM
+			USING HINT = format('Run here: SELECT pg_drop_replication_slot(%L);', sites_slot);
+	END;
 	PERFORM edgestat.edge_metrics_sync();
 END
 $fn$;
