@@ -317,6 +317,21 @@ ok(poll_until(sub {
 		}),
 	'/metrics: no lag left once caught up');
 
+# a scrape reads no catalog: it answers while the edges' catalogs are locked
+my $holder = $center->background_psql('postgres');
+$holder->query_safe('BEGIN');
+$holder->query_safe('LOCK edgestat.edge_nodes, pg_catalog.pg_subscription IN ACCESS EXCLUSIVE MODE');
+my $t0 = time;
+my $locked_scrape = do
+{
+	local $EdgestatHTTP::port = $port{center};
+	http('GET', '/metrics', timeout => 5);
+};
+cmp_ok(time - $t0, '<', 2, '/metrics answers at once with edge_nodes and pg_subscription locked');
+like($locked_scrape->{body}, qr/^edgestat_edge_up\{edge="e1"\} 1$/m, 'and still shows the edges');
+$holder->query_safe('ROLLBACK');
+$holder->quit;
+
 sub poll_until
 {
 	my ($f) = @_;
