@@ -54,6 +54,10 @@ my $edge1 = make_node('edge1');
 my $edge2 = make_node('edge2');
 my $center = make_node('center');
 my $single = make_node('single');
+# how the edges reach the center for its sites (attach_edge's default)
+$center->append_conf('postgresql.conf',
+	"edgestat.center_conninfo = '" . conn($center) . "'");
+$center->reload;
 
 $center->safe_psql('postgres', "SELECT edgestat.add_site('example.com')");
 $single->safe_psql('postgres', "SELECT edgestat.add_site('example.com')");
@@ -69,22 +73,40 @@ is($edge1->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '
 	'the refused attach left no slot');
 $edge1->safe_psql('postgres', "DELETE FROM edgestat.sites WHERE domain = 'other.org'");
 
-for my $e ([ 'e1', $edge1 ], [ 'e2', $edge2 ])
-{
-	$center->safe_psql('postgres',
-		"SELECT edgestat.attach_edge('$e->[0]', '" . conn($e->[1]) . "')");
-}
+($rc, $out, $err) = $center->psql('postgres',
+	"SET edgestat.center_conninfo = ''; SELECT edgestat.attach_edge('e1', '" . conn($edge1) . "')");
+like($err, qr/needs a conninfo to reach this center/,
+	'attach needs the center\'s conninfo, from the setting or its third argument');
+($rc, $out, $err) = $center->psql('postgres',
+	"BEGIN; SELECT edgestat.add_site('inside.org'); SELECT edgestat.attach_edge('e1', '"
+	  . conn($edge1) . "'); COMMIT");
+like($err, qr/must run in a transaction of its own/,
+	'attach refuses a transaction that has written (the edge\'s slot here would wait for it)');
+is($center->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
+	'the refused attaches left no slot on the center');
+# e1 by the setting, e2 by the third argument
+$center->safe_psql('postgres',
+	"SELECT edgestat.attach_edge('e1', '" . conn($edge1) . "')");
+$center->safe_psql('postgres',
+	"SET edgestat.center_conninfo = ''; SELECT edgestat.attach_edge('e2', '"
+	  . conn($edge2) . "', '" . conn($center) . "')");
 is($edge1->safe_psql('postgres', 'SELECT site_id, domain FROM edgestat.sites'),
 	$center->safe_psql('postgres', 'SELECT site_id, domain FROM edgestat.sites'),
 	'the center\'s sites reached the edge, same ids');
 ($rc, $out, $err) = $edge1->psql('postgres', "SELECT edgestat.add_site('new.org')");
 like($err, qr/this node is an edge/, 'an attached edge refuses to register a site');
-$center->safe_psql('postgres', "SELECT edgestat.add_site('new.org')");
-$center->safe_psql('postgres',
-	"SELECT edgestat.attach_edge('e1', '" . conn($edge1) . "')");
-is($edge1->safe_psql('postgres', "SELECT site_id FROM edgestat.sites WHERE domain = 'new.org'"),
-	$center->safe_psql('postgres', "SELECT site_id FROM edgestat.sites WHERE domain = 'new.org'"),
-	'a site added on the center reaches the edge when attach_edge runs again');
+for my $e ([ 'e1', $edge1 ], [ 'e2', $edge2 ])
+{
+	is($e->[1]->safe_psql('postgres',
+			"SELECT subname || ':' || subenabled FROM pg_subscription"),
+		'edgestat_sites:true', "$e->[0] subscribes to the center's sites");
+}
+is($center->safe_psql('postgres',
+		"SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots"),
+	'edgesites_e1,edgesites_e2', 'the center holds one sites slot per edge');
+is($edge2->safe_psql('postgres', 'SELECT site_id, public_id FROM edgestat.sites'),
+	$center->safe_psql('postgres', 'SELECT site_id, public_id FROM edgestat.sites'),
+	'an edge\'s own site takes the center\'s public id');
 is($center->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription'), '2',
 	'one subscription per edge');
 is($edge1->safe_psql('postgres',
@@ -110,6 +132,39 @@ sub post_to
 	local $EdgestatHTTP::port = $port{$name};
 	return post($body)->{status};
 }
+
+# ---- a site registered on the center after the attach reaches the edges ----
+
+$center->safe_psql('postgres', "SELECT edgestat.add_site('later.net')");
+$single->safe_psql('postgres', "SELECT edgestat.add_site('later.net')");
+my $later_id = $center->safe_psql('postgres',
+	"SELECT site_id FROM edgestat.sites WHERE domain = 'later.net'");
+is($single->safe_psql('postgres',
+		"SELECT site_id FROM edgestat.sites WHERE domain = 'later.net'"),
+	$later_id, 'the reference node gives the later site the same id');
+for my $e ([ 'edge1', $edge1 ], [ 'edge2', $edge2 ])
+{
+	my $t0 = time;
+	ok($e->[1]->poll_query_until('postgres',
+			"SELECT count(*) = 1 FROM edgestat.sites WHERE domain = 'later.net'"
+			  . " AND site_id = $later_id"),
+		"$e->[0] has the site registered on the center, same id");
+	note sprintf('%s had it after %.2f s', $e->[0], time - $t0);
+	my $body = qq({"d":"later.net","n":"pageview","u":"https://later.net/$e->[0]",)
+	  . qq("v":") . uuid() . qq(","s":") . uuid() . qq(","q":1});
+	my $st = 0;
+	for (1 .. 50)
+	{
+		$st = post_to($e->[0], $body);
+		last if $st == 204;
+		sleep 0.1;
+	}
+	is($st, 204, "$e->[0] accepts beacons for it");
+	post_to('single', $body);
+}
+ok($center->poll_query_until('postgres',
+		"SELECT count(*) = 2 FROM edgestat.events WHERE site_id = $later_id"),
+	'the later site\'s beacons reach the center');
 
 # ---- the same beacons to the edges and to the single node ----
 
@@ -227,6 +282,67 @@ like($center->safe_psql('postgres',
 		  . " || ':' || (last_event IS NOT NULL), ',') FROM edgestat.edges()"),
 	qr/^e1:streaming:true:true,e2:streaming:true:true$/, 'edges() shows both streaming');
 
+# ---- the edges in the center's /metrics ----
+
+sub metrics
+{
+	local $EdgestatHTTP::port = $port{center};
+	return http('GET', '/metrics')->{body};
+}
+# an edge's lag is measured at its merges: one more beacon each
+post_to('edge1', ev(who => 5, path => '/m1'));
+post_to('edge2', ev(who => 5, path => '/m2'));
+post_to('single', ev(who => 5, path => '/m1', q => $seq - 1));
+post_to('single', ev(who => 5, path => '/m2', q => $seq));
+wait_center('metrics beacons');
+my $m = metrics();
+note join("\n", grep { /^edgestat_edge_/ } split /\n/, $m);
+for my $e (qw(e1 e2))
+{
+	like($m, qr/^edgestat_edge_up\{edge="$e"\} 1$/m, "/metrics: $e is up");
+	like($m, qr/^edgestat_edge_state\{edge="$e",state="streaming"\} 1$/m,
+		"/metrics: $e streams");
+	my ($lag) = $m =~ /^edgestat_edge_lag_bytes\{edge="$e"\} (\d+)$/m;
+	ok(defined $lag && $lag < 16 * 1024 * 1024, "/metrics: $e lag is sane (" . ($lag // 'none') . ' bytes)');
+	my ($age) = $m =~ /^edgestat_edge_last_event_seconds\{edge="$e"\} ([-\d.]+)$/m;
+	ok(defined $age && $age > -5 && $age < 120, "/metrics: $e last event " . ($age // 'none') . ' s ago');
+	my ($merged) = $m =~ /^edgestat_edge_merged_events_total\{edge="$e"\} (\d+)$/m;
+	cmp_ok($merged // 0, '>', 0, "/metrics: events merged from $e");
+}
+# once the center has caught up and the edges' keepalives arrived, no lag
+ok(poll_until(sub {
+			my $x = metrics();
+			my @l = $x =~ /^edgestat_edge_lag_bytes\{edge="e\d"\} (\d+)$/mg;
+			return @l == 2 && !grep { $_ > 0 } @l;
+		}),
+	'/metrics: no lag left once caught up');
+
+# a scrape reads no catalog: it answers while the edges' catalogs are locked
+my $holder = $center->background_psql('postgres');
+$holder->query_safe('BEGIN');
+$holder->query_safe('LOCK edgestat.edge_nodes, pg_catalog.pg_subscription IN ACCESS EXCLUSIVE MODE');
+my $t0 = time;
+my $locked_scrape = do
+{
+	local $EdgestatHTTP::port = $port{center};
+	http('GET', '/metrics', timeout => 5);
+};
+cmp_ok(time - $t0, '<', 2, '/metrics answers at once with edge_nodes and pg_subscription locked');
+like($locked_scrape->{body}, qr/^edgestat_edge_up\{edge="e1"\} 1$/m, 'and still shows the edges');
+$holder->query_safe('ROLLBACK');
+$holder->quit;
+
+sub poll_until
+{
+	my ($f) = @_;
+	for (1 .. 100)
+	{
+		return 1 if $f->();
+		sleep 0.2;
+	}
+	return 0;
+}
+
 # ---- the center stopped for a while ----
 
 $center->stop;
@@ -320,17 +436,34 @@ is($edge2->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '
 	'detach dropped the slot on the edge');
 is($center->safe_psql('postgres', "SELECT count(*) FROM pg_subscription"), '1',
 	'and the subscription on the center');
+is($edge2->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription'), '0',
+	'and the edge\'s subscription to the center\'s sites');
+is($center->safe_psql('postgres',
+		"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'edgesites_e2'"),
+	'0', 'and that subscription\'s slot on the center');
+$m = metrics();
+unlike($m, qr/edge="e2"/, '/metrics no longer shows the detached edge');
+ok(poll_until(sub { metrics() =~ /^edgestat_edge_up\{edge="e1"\} 1$/m }),
+	'/metrics still shows the other, streaming');
 
 # an edge that is down when detached: its slot is reported, then dropped
 $edge1->stop;
 ($rc, $out, $err) = $center->psql('postgres', "SELECT edgestat.detach_edge('e1')");
-like($err, qr/could not be dropped/, 'detaching an unreachable edge warns');
+like($err, qr/could not be reached.*DROP SUBSCRIPTION edgestat_sites/s,
+	'detaching an unreachable edge warns, with the SQL to run there');
+is($center->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
+	'no slot for the unreachable edge is left on the center');
+like(metrics(), qr/^edgestat_edge_state\{edge="e1",state="detached, slot left on edge"\} 1$/m,
+	'/metrics shows the slot left behind');
 is($center->safe_psql('postgres', "SELECT state FROM edgestat.edges()"),
 	'detached, slot left on edge', 'edges() shows the slot left behind');
 $edge1->start;
 $center->safe_psql('postgres', "SELECT edgestat.detach_edge('e1')");
 is($edge1->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
 	'detaching again when it is back drops the slot');
+is($edge1->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription'), '0',
+	'and its subscription to the center\'s sites');
+unlike(metrics(), qr/edgestat_edge_/, '/metrics shows no edge any more');
 is($center->safe_psql('postgres', 'SELECT count(*) FROM edgestat.edges()'), '0',
 	'no edge left');
 

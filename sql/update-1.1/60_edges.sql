@@ -50,6 +50,16 @@ AS 'MODULE_PATHNAME', 'edgestat_edge_remote' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION edgestat.edge_remote(text, text) IS
 	'runs one statement on another node (superuser only); the first column of its first row';
 
+CREATE FUNCTION edgestat.edge_metrics_sync() RETURNS void
+AS 'MODULE_PATHNAME', 'edgestat_edge_metrics_sync' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION edgestat.edge_metrics_sync() IS
+	'makes the edges /metrics shows those of edgestat.edge_nodes';
+
+CREATE FUNCTION edgestat.edge_last_event(name text) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'edgestat_edge_last_event' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION edgestat.edge_last_event(text) IS
+	'the newest event merged from the edge since the center started (shared memory)';
+
 CREATE CONSTRAINT TRIGGER edge_flush AFTER INSERT ON edgestat.edge_flush
 	DEFERRABLE INITIALLY DEFERRED
 	FOR EACH ROW EXECUTE FUNCTION edgestat.edge_flush();
@@ -78,13 +88,87 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION edgestat.attach_edge(name text, conninfo text) RETURNS void
+-- How the edge reaches the center for its sites: attach_edge's third
+-- argument, else this setting (src/edges.c defines it).
+CREATE FUNCTION edgestat.edge_center_conninfo(given text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+	info text := coalesce(nullif(given, ''),
+						  nullif(current_setting('edgestat.center_conninfo', true), ''));
+BEGIN
+	IF info IS NULL THEN
+		RAISE EXCEPTION 'the edge needs a conninfo to reach this center'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Set edgestat.center_conninfo on the center, or pass it as attach_edge''s third argument.';
+	END IF;
+	RETURN info;
+END
+$fn$;
+
+-- Drops a replication slot of this node, ending its walsender first
+-- (a subscriber that is still connected holds it): retried for up to 10 s.
+CREATE FUNCTION edgestat.edge_drop_local_slot(slot text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+	FOR i IN 1..100 LOOP
+		IF NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = slot) THEN
+			RETURN;
+		END IF;
+		PERFORM pg_terminate_backend(active_pid) FROM pg_replication_slots
+		WHERE slot_name = slot AND active_pid IS NOT NULL;
+		BEGIN
+			PERFORM pg_drop_replication_slot(slot);
+			RETURN;
+		EXCEPTION WHEN object_in_use OR undefined_object THEN
+			PERFORM pg_sleep(0.1);
+		END;
+	END LOOP;
+	RAISE EXCEPTION 'replication slot % is still in use', slot
+		USING ERRCODE = 'object_in_use';
+END
+$fn$;
+
+-- On an edge: a site the center publishes that the edge has already (it
+-- was handed over by attach_edge, or the initial copy meets it) updates
+-- that row instead of failing the apply worker on its key.  ENABLE
+-- REPLICA: it fires for the subscription only.
+CREATE FUNCTION edgestat.edge_site_arrives() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+	UPDATE edgestat.sites s
+	SET domain = NEW.domain, allowed_origins = NEW.allowed_origins,
+		created_at = NEW.created_at, public_id = NEW.public_id
+	WHERE s.site_id = NEW.site_id;
+	IF FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER edge_site_arrives BEFORE INSERT ON edgestat.sites
+	FOR EACH ROW EXECUTE FUNCTION edgestat.edge_site_arrives();
+ALTER TABLE edgestat.sites ENABLE REPLICA TRIGGER edge_site_arrives;
+-- The statement trigger sites_changed does not fire for the apply worker:
+-- this one tells the edge's HTTP workers that their site cache is stale.
+CREATE TRIGGER sites_replicated AFTER INSERT OR UPDATE OR DELETE ON edgestat.sites
+	FOR EACH ROW EXECUTE FUNCTION edgestat.invalidate_caches();
+ALTER TABLE edgestat.sites ENABLE REPLICA TRIGGER sites_replicated;
+
+-- The center publishes its sites (publication edgestat_sites); each edge
+-- subscribes (subscription edgestat_sites on the edge, slot
+-- edgesites_<edge> on the center: not edgestat_*, which would make the
+-- center look like an edge to refuse_edge_sites and hold its retention).
+CREATE FUNCTION edgestat.attach_edge(name text, conninfo text, center_conninfo text DEFAULT NULL)
+RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
 	sub text := 'edgestat_' || name;
+	sites_slot text := 'edgesites_' || name;
+	center text;
 	edge_sites json;
 	clash text;
 	center_sites json;
+	made_sites_sub bool := false;
 BEGIN
 	IF name IS NULL OR name !~ '^[a-z0-9_]{1,40}$' THEN
 		RAISE EXCEPTION 'invalid edge name "%"', name
@@ -93,6 +177,14 @@ BEGIN
 	END IF;
 	IF conninfo IS NULL THEN
 		RAISE EXCEPTION 'conninfo must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	center := edgestat.edge_center_conninfo(center_conninfo);
+	-- The edge's subscription creates its slot here, which waits for every
+	-- transaction of this node that has written: this one must not have.
+	IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+		RAISE EXCEPTION 'attach_edge must run in a transaction of its own'
+			USING ERRCODE = 'active_sql_transaction',
+				  DETAIL = 'This transaction has written already; the edge''s subscription to this center would wait for it.';
 	END IF;
 	IF EXISTS (SELECT FROM edgestat.edge_nodes n WHERE n.name = attach_edge.name AND NOT n.slot_left)
 	   AND EXISTS (SELECT FROM pg_subscription WHERE subname = sub) THEN
@@ -124,67 +216,115 @@ BEGIN
 				  DETAIL = 'Clashing sites: ' || clash || '.',
 				  HINT = 'Register sites on the center before attaching edges; an edge must not register sites of its own.';
 	END IF;
-	INSERT INTO edgestat.sites (site_id, domain, allowed_origins) OVERRIDING SYSTEM VALUE
-	SELECT e.id, e.domain, e.origins
-	FROM json_to_recordset(edge_sites) AS e(id int, domain text, origins text[])
-	ON CONFLICT DO NOTHING;
-	PERFORM setval(pg_get_serial_sequence('edgestat.sites', 'site_id'), max(site_id))
-	FROM edgestat.sites HAVING count(*) > 0;
-	SELECT coalesce(json_agg(json_build_object('id', site_id, 'domain', domain,
-			'origins', allowed_origins)), '[]')
-	INTO center_sites FROM edgestat.sites;
-	PERFORM edgestat.edge_remote(conninfo, format(
-		$q$INSERT INTO edgestat.sites (site_id, domain, allowed_origins) OVERRIDING SYSTEM VALUE
-		   SELECT e.id, e.domain, e.origins
-		   FROM json_to_recordset(%L) AS e(id int, domain text, origins text[])
-		   ON CONFLICT DO NOTHING;
-		   SELECT setval(pg_get_serial_sequence('edgestat.sites', 'site_id'), max(site_id))::text
-		   FROM edgestat.sites HAVING count(*) > 0$q$, center_sites));
 
-	-- The edge publishes its events (inserts only: retention's deletes stay local).
-	PERFORM edgestat.edge_remote(conninfo,
+	-- The center's publication, committed on a connection of its own: a
+	-- slot made after it can decode it (one made before this transaction
+	-- commits could not, and the edge's subscription would fail for good).
+	PERFORM edgestat.edge_remote(center,
 		$q$DO $x$ BEGIN
-			IF NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'edgestat_events') THEN
-				CREATE PUBLICATION edgestat_events FOR TABLE edgestat.events
-					WITH (publish = 'insert', publish_via_partition_root = true);
+			IF NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'edgestat_sites') THEN
+				CREATE PUBLICATION edgestat_sites FOR TABLE edgestat.sites
+					WITH (publish = 'insert, update, delete');
 			END IF;
 		END $x$$q$);
 
-	PERFORM edgestat.edge_center_setup();
-
-	IF NOT EXISTS (SELECT FROM pg_subscription WHERE subname = sub) THEN
-		-- The slot first, on the edge: a subscription that creates its
-		-- own cannot be made inside a transaction.  From here on, every
-		-- event the edge acknowledges waits in the slot for the center.
+	-- The edge subscribes to it; the copy of the center's sites meets the
+	-- edge's own rows in edge_site_arrives.  Nothing written here yet.
+	IF edgestat.edge_remote(conninfo,
+			$q$SELECT count(*) FROM pg_subscription WHERE subname = 'edgestat_sites'
+			   AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())$q$) = '0' THEN
+		-- a slot of an earlier attach that was not cleaned up
+		IF EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = sites_slot) THEN
+			PERFORM edgestat.edge_drop_local_slot(sites_slot);
+		END IF;
 		PERFORM edgestat.edge_remote(conninfo, format(
-			$q$SELECT slot_name::text FROM pg_create_logical_replication_slot(%L, 'pgoutput')
-			   WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = %L)$q$, sub, sub));
-		BEGIN
-			EXECUTE format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION edgestat_events'
-						   ' WITH (create_slot = false, slot_name = %L, copy_data = false)',
-						   sub, conninfo, sub);
-		EXCEPTION WHEN OTHERS THEN
-			PERFORM edgestat.edge_remote(conninfo, format(
-				'SELECT pg_drop_replication_slot(%L)::text', sub));
-			RAISE;
-		END;
+			'CREATE SUBSCRIPTION edgestat_sites CONNECTION %L PUBLICATION edgestat_sites'
+			' WITH (slot_name = %L, copy_data = true)', center, sites_slot));
+		made_sites_sub := true;
 	END IF;
+
+	BEGIN
+		INSERT INTO edgestat.sites (site_id, domain, allowed_origins) OVERRIDING SYSTEM VALUE
+		SELECT e.id, e.domain, e.origins
+		FROM json_to_recordset(edge_sites) AS e(id int, domain text, origins text[])
+		ON CONFLICT DO NOTHING;
+		PERFORM setval(pg_get_serial_sequence('edgestat.sites', 'site_id'), max(site_id))
+		FROM edgestat.sites HAVING count(*) > 0;
+		-- At once too, so that the edge serves them when this returns.
+		SELECT coalesce(json_agg(json_build_object('id', site_id, 'domain', domain,
+				'origins', allowed_origins, 'public_id', public_id)), '[]')
+		INTO center_sites FROM edgestat.sites;
+		PERFORM edgestat.edge_remote(conninfo, format(
+			$q$INSERT INTO edgestat.sites (site_id, domain, allowed_origins, public_id) OVERRIDING SYSTEM VALUE
+			   SELECT e.id, e.domain, e.origins, e.public_id
+			   FROM json_to_recordset(%L) AS e(id int, domain text, origins text[], public_id uuid)
+			   ON CONFLICT (site_id) DO UPDATE SET allowed_origins = excluded.allowed_origins,
+					public_id = excluded.public_id;
+			   SELECT setval(pg_get_serial_sequence('edgestat.sites', 'site_id'), max(site_id))::text
+			   FROM edgestat.sites HAVING count(*) > 0$q$, center_sites));
+
+		-- The edge publishes its events (inserts only: retention's deletes stay local).
+		PERFORM edgestat.edge_remote(conninfo,
+			$q$DO $x$ BEGIN
+				IF NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'edgestat_events') THEN
+					CREATE PUBLICATION edgestat_events FOR TABLE edgestat.events
+						WITH (publish = 'insert', publish_via_partition_root = true);
+				END IF;
+			END $x$$q$);
+
+		PERFORM edgestat.edge_center_setup();
+
+		IF NOT EXISTS (SELECT FROM pg_subscription WHERE subname = sub) THEN
+			-- The slot first, on the edge: a subscription that creates its
+			-- own cannot be made inside a transaction.  From here on, every
+			-- event the edge acknowledges waits in the slot for the center.
+			PERFORM edgestat.edge_remote(conninfo, format(
+				$q$SELECT slot_name::text FROM pg_create_logical_replication_slot(%L, 'pgoutput')
+				   WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = %L)$q$, sub, sub));
+			BEGIN
+				EXECUTE format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION edgestat_events'
+							   ' WITH (create_slot = false, slot_name = %L, copy_data = false)',
+							   sub, conninfo, sub);
+			EXCEPTION WHEN OTHERS THEN
+				PERFORM edgestat.edge_remote(conninfo, format(
+					'SELECT pg_drop_replication_slot(%L)::text', sub));
+				RAISE;
+			END;
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		-- no subscription of this attempt left on the edge, nor its slot here
+		IF made_sites_sub THEN
+			BEGIN
+				PERFORM edgestat.edge_remote(conninfo, 'ALTER SUBSCRIPTION edgestat_sites DISABLE');
+				PERFORM edgestat.edge_remote(conninfo, 'ALTER SUBSCRIPTION edgestat_sites SET (slot_name = NONE)');
+				PERFORM edgestat.edge_remote(conninfo, 'DROP SUBSCRIPTION edgestat_sites');
+				PERFORM edgestat.edge_drop_local_slot(sites_slot);
+			EXCEPTION WHEN OTHERS THEN
+				RAISE WARNING 'could not undo the edge''s subscription to this center: %', SQLERRM;
+			END;
+		END IF;
+		RAISE;
+	END;
 
 	INSERT INTO edgestat.edge_nodes AS n (name, conninfo) VALUES (attach_edge.name, conninfo)
 	ON CONFLICT ON CONSTRAINT edge_nodes_pkey DO UPDATE
 		SET conninfo = excluded.conninfo, slot_left = false;
+	PERFORM edgestat.edge_metrics_sync();
 END
 $fn$;
-COMMENT ON FUNCTION edgestat.attach_edge(text, text) IS
-	'on the center: merges every event the edge acknowledges from now on; reconciles sites (same ids everywhere)';
+COMMENT ON FUNCTION edgestat.attach_edge(text, text, text) IS
+	'on the center: merges every event the edge acknowledges from now on; the edge subscribes to the center''s sites (same ids everywhere)';
 
 -- The edge's slot is dropped by this transaction's connection while the
 -- subscription's worker still holds it (disabling takes effect at commit):
--- its walsender is ended and the drop retried for up to 10 s.
+-- its walsender is ended and the drop retried for up to 10 s.  The edge's
+-- subscription to the center's sites goes too, and its slot here is
+-- dropped even when the edge cannot be reached: this node's disk is ours.
 CREATE FUNCTION edgestat.detach_edge(name text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
 	sub text := 'edgestat_' || name;
+	sites_slot text := 'edgesites_' || name;
 	info text;
 BEGIN
 	SELECT n.conninfo INTO info FROM edgestat.edge_nodes n WHERE n.name = detach_edge.name;
@@ -197,6 +337,22 @@ BEGIN
 		EXECUTE format('DROP SUBSCRIPTION %I', sub);
 	END IF;
 	BEGIN
+		-- the edge's subscription first: its worker lets go of our slot
+		PERFORM edgestat.edge_remote(info || ' connect_timeout=5',
+			$q$DO $x$ BEGIN
+				IF EXISTS (SELECT FROM pg_subscription WHERE subname = 'edgestat_sites'
+						   AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())) THEN
+					ALTER SUBSCRIPTION edgestat_sites DISABLE;
+					ALTER SUBSCRIPTION edgestat_sites SET (slot_name = NONE);
+				END IF;
+			END $x$$q$);
+		PERFORM edgestat.edge_remote(info || ' connect_timeout=5',
+			$q$DO $x$ BEGIN
+				IF EXISTS (SELECT FROM pg_subscription WHERE subname = 'edgestat_sites'
+						   AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())) THEN
+					DROP SUBSCRIPTION edgestat_sites;
+				END IF;
+			END $x$$q$);
 		PERFORM edgestat.edge_remote(info || ' connect_timeout=5', format(
 			$q$DO $x$ BEGIN
 				FOR i IN 1..100 LOOP
@@ -217,13 +373,22 @@ BEGIN
 		DELETE FROM edgestat.edge_nodes n WHERE n.name = detach_edge.name;
 	EXCEPTION WHEN OTHERS THEN
 		UPDATE edgestat.edge_nodes n SET slot_left = true WHERE n.name = detach_edge.name;
-		RAISE WARNING 'edge "%" detached, but its replication slot could not be dropped: %', name, SQLERRM
-			USING HINT = format('On the edge, run: SELECT pg_drop_replication_slot(%L); or run edgestat.detach_edge(%L) again when it is reachable.', sub, name);
+		RAISE WARNING 'edge "%" detached, but it could not be reached to drop its replication slot and its subscription: %', name, SQLERRM
+			USING HINT = format('On the edge, run: SELECT pg_drop_replication_slot(%L); ALTER SUBSCRIPTION edgestat_sites DISABLE; ALTER SUBSCRIPTION edgestat_sites SET (slot_name = NONE); DROP SUBSCRIPTION edgestat_sites; or run edgestat.detach_edge(%L) again when it is reachable.', sub, name);
 	END;
+	BEGIN
+		PERFORM edgestat.edge_drop_local_slot(sites_slot);
+	EXCEPTION WHEN OTHERS THEN
+		-- the rest is done: warn rather than undo it
+		RAISE WARNING 'edge "%" detached, but its slot % on this node could not be dropped: %',
+			name, sites_slot, SQLERRM
+			USING HINT = format('Run here: SELECT pg_drop_replication_slot(%L);', sites_slot);
+	END;
+	PERFORM edgestat.edge_metrics_sync();
 END
 $fn$;
 COMMENT ON FUNCTION edgestat.detach_edge(text) IS
-	'on the center: stops merging the edge and drops its replication slot on the edge';
+	'on the center: stops merging the edge, drops its replication slot on the edge, its subscription to the center''s sites and that subscription''s slot here';
 
 CREATE FUNCTION edgestat.edges()
 RETURNS TABLE(name text, state text, lag_bytes bigint, last_event timestamptz)
@@ -260,9 +425,11 @@ BEGIN
 			WHEN n.received_lsn IS NULL THEN 'connecting'
 			ELSE 'streaming' END;
 		lag_bytes := lag;
-		last_event := n.last_event;
+		-- the table is written once a second; the merges' own figure is exact
+		last_event := GREATEST(n.last_event, edgestat.edge_last_event(n.name));
 		RETURN NEXT;
 	END LOOP;
+	PERFORM edgestat.edge_metrics_sync();
 END
 $fn$;
 COMMENT ON FUNCTION edgestat.edges() IS
@@ -289,6 +456,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM pg_advisory_xact_lock(x'65647374'::int, 1);
+	-- after a restart, the maintenance worker's first round lists the
+	-- edges for /metrics
+	PERFORM edgestat.edge_metrics_sync();
 	SELECT min(confirmed_flush_lsn) INTO confirmed FROM pg_replication_slots
 	WHERE slot_type = 'logical' AND slot_name LIKE 'edgestat\_%' AND database = current_database();
 	IF FOUND AND EXISTS (SELECT FROM pg_replication_slots
@@ -323,14 +493,18 @@ REVOKE ALL ON TABLE edgestat.edge_nodes, edgestat.edge_dedup, edgestat.edge_flus
 	edgestat.edge_wal_marks FROM PUBLIC;
 REVOKE ALL ON FUNCTION edgestat.edge_collect(), edgestat.edge_flush(),
 	edgestat.edge_remote(text, text), edgestat.edge_center_setup(),
-	edgestat.attach_edge(text, text), edgestat.detach_edge(text), edgestat.edges(),
+	edgestat.edge_center_conninfo(text), edgestat.edge_drop_local_slot(text),
+	edgestat.edge_site_arrives(), edgestat.edge_metrics_sync(),
+	edgestat.edge_last_event(text),
+	edgestat.attach_edge(text, text, text), edgestat.detach_edge(text), edgestat.edges(),
 	edgestat.apply_retention(interval) FROM PUBLIC;
 
 -- An edge registers no sites of its own: one it made up after the attach
 -- could take an id its center uses for another domain, and its events
 -- would be merged under that other site.  attach_edge's own connection
--- (application_name edgestat) writes the center's sites; replicated or
--- restored rows do not fire this trigger (ENABLE ORIGIN, the default).
+-- (application_name edgestat) writes the center's sites; the rows of the
+-- subscription edgestat_sites, or restored ones, do not fire this trigger
+-- (ENABLE ORIGIN, the default).
 CREATE FUNCTION edgestat.refuse_edge_sites() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
@@ -340,7 +514,7 @@ BEGIN
 					 AND database = current_database()) THEN
 		RAISE EXCEPTION 'this node is an edge: sites are registered on its center'
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Run edgestat.add_site() on the center, then edgestat.attach_edge() there again to hand the site to this edge.';
+				  HINT = 'Run edgestat.add_site() on the center: the edge''s subscription edgestat_sites brings it here.';
 	END IF;
 	RETURN NEW;
 END

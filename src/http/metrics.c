@@ -13,6 +13,7 @@
 #include "port/atomics.h"
 #include "utils/timestamp.h"
 
+#include "edges.h"
 #include "http_int.h"
 #include "maintenance.h"
 #include "shmem.h"
@@ -79,6 +80,7 @@ void
 es_http_metrics_init(void)
 {
 	es_shmem_register(&metrics_part);
+	es_edges_init();
 }
 
 void
@@ -164,6 +166,7 @@ es_http_format_metrics(StringInfo buf)
 						 pg_atomic_read_u64(&es_http_shared->commit_sum_us) / 1000000.0,
 						 count);
 	}
+	es_edges_format_metrics(buf);
 }
 
 void
