@@ -202,8 +202,10 @@ is($node->safe_psql('dst',
 	($pv + 1) . ' ' . ($visits + 1), 'a new beacon counts once');
 is($node->safe_psql('dst', q{
 SELECT edgestat.create_day_partition('2030-01-01');
-SELECT count(*) FROM pg_index WHERE indrelid = 'edgestat.events_20300101'::regclass}),
-	"t\n1", 'a new daily partition gets its index');
+SELECT string_agg(indexrelid::regclass::text, ' ' ORDER BY indexrelid) FROM pg_index
+WHERE indrelid = 'edgestat.events_20300101'::regclass}),
+	"t\nedgestat.events_20300101_site_id_ts_idx edgestat.events_20300101_revenue_idx edgestat.events_20300101_custom_idx",
+	'a new daily partition gets its indexes');
 
 # A restore of the restore is as clean: nothing was left for a second dump
 # to trip on.
