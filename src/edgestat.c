@@ -18,6 +18,7 @@
 
 #include "apiworker.h"
 #include "dedup.h"
+#include "edges.h"
 #include "geo.h"
 #include "http.h"
 #include "identity.h"
@@ -73,6 +74,7 @@ _PG_init(void)
 	es_announce_init();
 	es_maintenance_init();
 	es_identity_init();
+	es_edges_init();
 	es_http_init();
 	es_api_init();
 	es_shmem_install_hooks();

@@ -80,7 +80,6 @@ void
 es_http_metrics_init(void)
 {
 	es_shmem_register(&metrics_part);
-	es_edges_init();
 }
 
 void
