@@ -195,6 +195,31 @@ edge_stat(const char *name, bool create)
 }
 
 /*
+ * The first column of the first row of a walrcv_exec result as a palloc'd
+ * string, or NULL (no rows, a NULL, or not a result with rows).
+ */
+static char *
+result_first_text(WalRcvExecResult *res)
+{
+	char	   *value = NULL;
+	TupleTableSlot *slot;
+
+	if (res->status != WALRCV_OK_TUPLES || res->tuplestore == NULL)
+		return NULL;
+	slot = MakeSingleTupleTableSlot(res->tupledesc, &TTSOpsMinimalTuple);
+	if (tuplestore_gettupleslot(res->tuplestore, true, false, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, 1, &isnull);
+
+		if (!isnull)
+			value = TextDatumGetCString(d);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return value;
+}
+
+/*
  * The edge's current WAL position, or InvalidXLogRecPtr when it cannot be
  * had at once.  walrcv_connect and walrcv_exec report failures in their
  * results rather than raising them, so a merge is never failed by this.
@@ -208,32 +233,21 @@ measure_edge_lsn(const char *conninfo)
 	Oid			types[1] = {TEXTOID};
 	XLogRecPtr	lsn = InvalidXLogRecPtr;
 	char	   *info = psprintf("%s connect_timeout=2", conninfo);
+	char	   *value;
 
 	load_file("libpqwalreceiver", false);
 	conn = walrcv_connect(info, true, "edgestat", &err);
 	if (conn == NULL)
 		return InvalidXLogRecPtr;
 	res = walrcv_exec(conn, "SELECT pg_catalog.pg_current_wal_lsn()::text", 1, types);
-	if (res->status == WALRCV_OK_TUPLES && res->tuplestore)
+	value = result_first_text(res);
+	if (value)
 	{
-		TupleTableSlot *slot = MakeSingleTupleTableSlot(res->tupledesc,
-														&TTSOpsMinimalTuple);
+		bool		bad = false;
 
-		if (tuplestore_gettupleslot(res->tuplestore, true, false, slot))
-		{
-			bool		isnull;
-			Datum		d = slot_getattr(slot, 1, &isnull);
-
-			if (!isnull)
-			{
-				bool		bad = false;
-
-				lsn = pg_lsn_in_internal(TextDatumGetCString(d), &bad);
-				if (bad)
-					lsn = InvalidXLogRecPtr;
-			}
-		}
-		ExecDropSingleTupleTableSlot(slot);
+		lsn = pg_lsn_in_internal(value, &bad);
+		if (bad)
+			lsn = InvalidXLogRecPtr;
 	}
 	walrcv_clear_result(res);
 	walrcv_disconnect(conn);
@@ -798,7 +812,7 @@ edgestat_edge_remote(PG_FUNCTION_ARGS)
 	WalRcvExecResult *res;
 	char	   *err = NULL;
 	Oid			types[1] = {TEXTOID};
-	text	   *result = NULL;
+	char	   *value;
 
 	if (!superuser())
 		ereport(ERROR,
@@ -823,27 +837,13 @@ edgestat_edge_remote(PG_FUNCTION_ARGS)
 				 errmsg("the edge refused: %s", msg),
 				 errdetail("Statement: %s", query)));
 	}
-	if (res->status == WALRCV_OK_TUPLES && res->tuplestore)
-	{
-		TupleTableSlot *slot = MakeSingleTupleTableSlot(res->tupledesc,
-														&TTSOpsMinimalTuple);
-
-		if (tuplestore_gettupleslot(res->tuplestore, true, false, slot))
-		{
-			bool		isnull;
-			Datum		d = slot_getattr(slot, 1, &isnull);
-
-			if (!isnull)
-				result = cstring_to_text(TextDatumGetCString(d));
-		}
-		ExecDropSingleTupleTableSlot(slot);
-	}
+	value = result_first_text(res);
 	walrcv_clear_result(res);
 	walrcv_disconnect(conn);
 
-	if (result == NULL)
+	if (value == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(result);
+	PG_RETURN_TEXT_P(cstring_to_text(value));
 }
 
 PG_FUNCTION_INFO_V1(edgestat_edge_metrics_sync);
