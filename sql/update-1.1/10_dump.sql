@@ -47,7 +47,7 @@ SELECT pg_catalog.pg_extension_config_dump('edgestat.sites_site_id_seq', '');
 --                                  funnels of event steps, the event filter
 --                                  and goal alerts read only those.
 -- The partial ones cost an index entry only for the events they hold
--- (bench/http/run measures the hot path with them).
+-- (what they cost an insert: docs/analytics.md, Speed).
 CREATE FUNCTION edgestat.create_partition_indexes(part regclass) RETURNS void
 LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
