@@ -222,6 +222,9 @@ SELECT api('{"metrics": ["visitors", "conversion_rate"], "filters": [["is", "eve
 -- per day: each day's visitors are the base (06-03: V1 of V1, V2; 06-04:
 -- none of V3, V4)
 SELECT x AS signup_by_day FROM jsonb_array_elements(api('{"metrics": ["visitors", "conversion_rate"], "dimensions": ["time:day"], "date_range": ["2019-06-03", "2019-06-04"], "filters": [["is", "event:goal", ["signup"]]]}')->'results') x;
+-- goals by day: the base is the day's visitors (06-03: V1, V2; 06-04:
+-- V3, V4), each goal's conversions over it
+SELECT x AS goal_by_day FROM jsonb_array_elements(api('{"metrics": ["visitors", "conversion_rate"], "dimensions": ["time:day", "event:goal"], "date_range": ["2019-06-03", "2019-06-04"]}')->'results') x;
 -- the goals, with a visit filter: per goal, its visitors and events among
 -- the kept events, and the conversion rate over the filter's visitors
 SELECT x AS goals_not_ios FROM jsonb_array_elements(api('{"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"], "filters": [["is_not", "visit:os", ["iOS"]]]}')->'results') x;
