@@ -225,6 +225,22 @@ SELECT x AS signup_by_day FROM jsonb_array_elements(api('{"metrics": ["visitors"
 -- goals by day: the base is the day's visitors (06-03: V1, V2; 06-04:
 -- V3, V4), each goal's conversions over it
 SELECT x AS goal_by_day FROM jsonb_array_elements(api('{"metrics": ["visitors", "conversion_rate"], "dimensions": ["time:day", "event:goal"], "date_range": ["2019-06-03", "2019-06-04"]}')->'results') x;
+-- the goals without filters (goals(), from the rollups): each goal's
+-- visitors and conversions, over all 6 visitors
+SELECT x AS goals FROM jsonb_array_elements(api('{"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"]}')->'results') x;
+SELECT api('{"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"]}')->'results'
+     = (SELECT jsonb_agg(jsonb_build_object('dimensions', jsonb_build_array(g),
+                                            'metrics', jsonb_build_array(v, n,
+                                                round(100.0 * v / (want('true')->>0)::numeric, 2)))
+                         ORDER BY v DESC, g COLLATE "C")
+        FROM (SELECT m.g, count(DISTINCT e.visitor_id) AS v, count(*) AS n
+              FROM edgestat.events e JOIN edgestat.sites st USING (site_id)
+              CROSS JOIN LATERAL (VALUES ('signup', e.name = 'signup'), ('purchase', e.name = 'purchase'),
+                                         ('Blog', e.name = 'pageview' AND e.path LIKE '/blog/%')) m(g, hit)
+              WHERE st.domain = 'statsapi.test' AND e.ts >= '2019-06-01' AND e.ts < '2019-07-01' AND m.hit
+              GROUP BY 1) x) AS same;
+-- with pageviews: grouped from the raw events (a page goal's pageviews)
+SELECT x AS goals_pageviews FROM jsonb_array_elements(api('{"metrics": ["pageviews", "visitors"], "dimensions": ["event:goal"]}')->'results') x;
 -- the goals, with a visit filter: per goal, its visitors and events among
 -- the kept events, and the conversion rate over the filter's visitors
 SELECT x AS goals_not_ios FROM jsonb_array_elements(api('{"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"], "filters": [["is_not", "visit:os", ["iOS"]]]}')->'results') x;

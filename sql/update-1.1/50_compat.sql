@@ -596,6 +596,7 @@ DECLARE
 	ord text := '';
 	o jsonb;
 	idx int;
+	total_visitors numeric;
 	res jsonb;
 	meta jsonb := '{}';
 BEGIN
@@ -728,12 +729,15 @@ BEGIN
 							  AND i.day::timestamp AT TIME ZONE 'UTC' < edgestat.hour_ceil(until));
 	-- several dimensions, time and another, or visit metrics by a
 	-- dimension: grouped from the raw tables (breakdown() has no visits);
-	-- so are goals (breakdown() knows event names, not goals) and
-	-- conversion rates by a dimension (a base per row)
+	-- so are conversion rates by a dimension (a base per row) and goals
+	-- with pageviews (goals() has visitors and events)
 	grouped := cardinality(odims) > 1
 			   OR (cardinality(odims) = 1
-				   AND (tdim IS NOT NULL OR odims[1] = 'event:goal' OR 'conversion_rate' = ANY (metrics)
-						OR NOT metrics <@ '{visitors,pageviews,events}'::text[]));
+				   AND (tdim IS NOT NULL
+						OR CASE WHEN odims[1] = 'event:goal'
+								THEN NOT metrics <@ '{visitors,events,conversion_rate}'::text[]
+								ELSE 'conversion_rate' = ANY (metrics)
+									 OR NOT metrics <@ '{visitors,pageviews,events}'::text[] END));
 	use_native := filtered OR NOT want_imports OR grouped;
 	imports_used := has_imported AND NOT use_native;
 
@@ -821,8 +825,20 @@ BEGIN
 			END IF;
 		END IF;
 		f2 := CASE WHEN filtered THEN filt ELSE tf END;
+		IF 'conversion_rate' = ANY (metrics) THEN
+			SELECT x.visitors INTO total_visitors
+			FROM edgestat.summary(dom, bl, bh, CASE WHEN gfilt <> '[]' THEN gfilt ELSE coalesce(tf, '{}') END) x;
+		END IF;
+		-- goals: goals(), which reads the rollups without filters; the
+		-- goals reached, one row each (goals() has one per currency)
 		FOR r IN EXECUTE
-			CASE WHEN f2 IS NOT NULL
+			CASE WHEN dim = 'event:goal'
+				 THEN format('SELECT g.goal AS value, g.visitors, NULL::bigint AS pageviews, g.events'
+							 ' FROM (SELECT DISTINCT ON (x.goal) x.goal, x.visitors, x.events'
+							 ' FROM edgestat.goals($1, $3, $4, coalesce($6, %L)) x ORDER BY x.goal) g'
+							 ' WHERE g.visitors > 0 ORDER BY g.%s DESC, g.goal COLLATE "C"',
+							 '{}', CASE WHEN metrics[1] = 'events' THEN 'events' ELSE 'visitors' END)
+				 WHEN f2 IS NOT NULL
 				 THEN 'SELECT * FROM edgestat.breakdown($1, $2, $3, $4, $5, $6)'
 				 ELSE 'SELECT * FROM edgestat.breakdown($1, $2, $3, $4, $5)' END
 			USING dom, dims->>dim, bl, bh,
@@ -835,6 +851,8 @@ BEGIN
 					WHEN 'visitors' THEN to_jsonb(r.visitors)
 					WHEN 'pageviews' THEN to_jsonb(r.pageviews)
 					WHEN 'events' THEN to_jsonb(r.events)
+					WHEN 'conversion_rate' THEN
+						to_jsonb(coalesce(round(100.0 * r.visitors / nullif(total_visitors, 0), 2), 0))
 					END;
 			END LOOP;
 			rows := rows || jsonb_build_object(
