@@ -208,6 +208,16 @@ SELECT agg('[["contains", "event:goal", ["BLOG"], {"case_sensitive": false}]]')
        = want($$e.name = 'pageview' AND e.path LIKE '/blog/%'$$) AS same,
        agg('[["is", "event:goal", ["blog"], {"case_sensitive": false}]]')
        = want($$e.name = 'pageview' AND e.path LIKE '/blog/%'$$) AS same_is;
+-- a page pattern's other characters are plain: "." is no wildcard
+-- (/docs/api is not /docs/a.i*), "(" no group
+SELECT edgestat.add_goal('statsapi.test', 'Dot', page => '/docs/a.i*') > 0 AS goal,
+       edgestat.add_goal('statsapi.test', 'Paren', page => '/pricing(*') > 0 AS goal,
+       edgestat.add_goal('statsapi.test', 'Docs', page => '/d*s/*i') > 0 AS goal;
+SELECT agg('[["is", "event:goal", ["Dot", "Paren"]]]') AS none,
+       agg('[["is", "event:goal", ["Docs"]]]') AS docs,
+       agg('[["is", "event:goal", ["Docs"]]]') = want($$e.name = 'pageview' AND e.path LIKE '/d%s/%i'$$) AS same;
+DELETE FROM edgestat.goal_defs WHERE name IN ('Dot', 'Paren', 'Docs')
+    AND site_id = (SELECT site_id FROM edgestat.sites WHERE domain = 'statsapi.test');
 -- contains naming no goal: nothing (an unknown goal with is: 400 below)
 SELECT agg('[["contains", "event:goal", ["nope"]]]') AS none;
 -- an event named like no goal is no goal: "heartbeat" is an event, not a goal
