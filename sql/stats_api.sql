@@ -75,6 +75,10 @@ GROUP BY st.site_id, sess.s, sess.v, sess.referrer_host, sess.utm_source,
     sess.country, sess.browser, sess.os, sess.device;
 SELECT edgestat.seal_rollups('2019-07-01') >= 0 AS sealed;
 SELECT edgestat.api_key('statsapi.test') AS key \gset
+-- Goals (event:goal): two custom events and a page pattern
+SELECT edgestat.add_goal('statsapi.test', 'signup', event => 'signup') > 0 AS goal,
+       edgestat.add_goal('statsapi.test', 'purchase', event => 'purchase') > 0 AS goal,
+       edgestat.add_goal('statsapi.test', 'Blog', page => '/blog/*') > 0 AS goal;
 
 -- The query with the fixed parts; q: the keys that vary.
 CREATE FUNCTION api(q jsonb) RETURNS jsonb LANGUAGE sql
@@ -180,10 +184,103 @@ SELECT agg('[["is", "visit:country", ["(none)", "FR"]]]') AS got,
 SELECT agg('[["is_not", "visit:country", ["(none)", "FR"]]]') AS got,
        want($$s.country <> 'FR'$$) AS want,
        agg('[["is_not", "visit:country", ["(none)", "FR"]]]') = want($$s.country <> 'FR'$$) AS same;
--- a goal: the events of that name, their visitors; conversion rate over
--- all 6 visitors (V1, V5 signed up: 33.33)
+-- a goal (signup, a custom event goal): the events of that name, their
+-- visitors; conversion rate over all 6 visitors (V1, V5 signed up: 33.33)
 SELECT api('{"metrics": ["visitors", "events", "conversion_rate"], "filters": [["is", "event:goal", ["signup"]]]}')->'results'->0->'metrics' AS got,
        want($$e.name = 'signup'$$) AS want_visitors_visits_pageviews_events;
+
+-- ===================== goals (event:goal) =====================
+-- event:goal is the site's goals (goal_defs), not event names: the want()
+-- predicates spell the goals out by hand.
+-- a page goal: the pageviews of /blog/* (E2, E7, E15: V1, V3, V5)
+SELECT agg('[["is", "event:goal", ["Blog"]]]') AS got,
+       want($$e.name = 'pageview' AND e.path LIKE '/blog/%'$$) AS want,
+       agg('[["is", "event:goal", ["Blog"]]]') = want($$e.name = 'pageview' AND e.path LIKE '/blog/%'$$) AS same;
+-- two goals, a page one and a custom event one: either
+SELECT agg('[["is", "event:goal", ["Blog", "purchase"]]]') AS got,
+       agg('[["is", "event:goal", ["Blog", "purchase"]]]')
+       = want($$(e.name = 'pageview' AND e.path LIKE '/blog/%') OR e.name = 'purchase'$$) AS same;
+-- contains: the goals whose name contains "u" (signup, purchase)
+SELECT agg('[["contains", "event:goal", ["u"]]]') AS got,
+       agg('[["contains", "event:goal", ["u"]]]') = want($$e.name IN ('signup', 'purchase')$$) AS same;
+-- ignoring case: "BLOG" names Blog
+SELECT agg('[["contains", "event:goal", ["BLOG"], {"case_sensitive": false}]]')
+       = want($$e.name = 'pageview' AND e.path LIKE '/blog/%'$$) AS same,
+       agg('[["is", "event:goal", ["blog"], {"case_sensitive": false}]]')
+       = want($$e.name = 'pageview' AND e.path LIKE '/blog/%'$$) AS same_is;
+-- a page pattern's other characters are plain: "." is no wildcard
+-- (/docs/api is not /docs/a.i*), "(" no group
+SELECT edgestat.add_goal('statsapi.test', 'Dot', page => '/docs/a.i*') > 0 AS goal,
+       edgestat.add_goal('statsapi.test', 'Paren', page => '/pricing(*') > 0 AS goal,
+       edgestat.add_goal('statsapi.test', 'Docs', page => '/d*s/*i') > 0 AS goal;
+SELECT agg('[["is", "event:goal", ["Dot", "Paren"]]]') AS none,
+       agg('[["is", "event:goal", ["Docs"]]]') AS docs,
+       agg('[["is", "event:goal", ["Docs"]]]') = want($$e.name = 'pageview' AND e.path LIKE '/d%s/%i'$$) AS same;
+DELETE FROM edgestat.goal_defs WHERE name IN ('Dot', 'Paren', 'Docs')
+    AND site_id = (SELECT site_id FROM edgestat.sites WHERE domain = 'statsapi.test');
+-- contains naming no goal: nothing (an unknown goal with is: 400 below)
+SELECT agg('[["contains", "event:goal", ["nope"]]]') AS none;
+-- an event named like no goal is no goal: "heartbeat" is an event, not a goal
+SELECT api('{"metrics": ["visitors"], "filters": [["contains", "event:goal", ["heartbeat"]]]}')->'results'->0->'metrics' AS no_goal;
+-- conversion_rate keeps the other filters: Blog among DE's visitors (V1
+-- of V1, V2: 50), computed here from want()
+SELECT api('{"metrics": ["visitors", "conversion_rate"], "filters": [["is", "event:goal", ["Blog"]], ["is", "visit:country", ["DE"]]]}')->'results'->0->'metrics' AS got,
+       jsonb_build_array(
+           want($$e.name = 'pageview' AND e.path LIKE '/blog/%' AND s.country = 'DE'$$)->0,
+           round(100.0 * (want($$e.name = 'pageview' AND e.path LIKE '/blog/%' AND s.country = 'DE'$$)->>0)::numeric
+                 / (want($$s.country = 'DE'$$)->>0)::numeric, 2)) AS want;
+-- per day: each day's visitors are the base (06-03: V1 of V1, V2; 06-04:
+-- none of V3, V4)
+SELECT x AS signup_by_day FROM jsonb_array_elements(api('{"metrics": ["visitors", "conversion_rate"], "dimensions": ["time:day"], "date_range": ["2019-06-03", "2019-06-04"], "filters": [["is", "event:goal", ["signup"]]]}')->'results') x;
+-- goals by day: the base is the day's visitors (06-03: V1, V2; 06-04:
+-- V3, V4), each goal's conversions over it
+SELECT x AS goal_by_day FROM jsonb_array_elements(api('{"metrics": ["visitors", "conversion_rate"], "dimensions": ["time:day", "event:goal"], "date_range": ["2019-06-03", "2019-06-04"]}')->'results') x;
+-- the goals without filters (goals(), from the rollups): each goal's
+-- visitors and conversions, over all 6 visitors
+SELECT x AS goals FROM jsonb_array_elements(api('{"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"]}')->'results') x;
+SELECT api('{"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"]}')->'results'
+     = (SELECT jsonb_agg(jsonb_build_object('dimensions', jsonb_build_array(g),
+                                            'metrics', jsonb_build_array(v, n,
+                                                round(100.0 * v / (want('true')->>0)::numeric, 2)))
+                         ORDER BY v DESC, g COLLATE "C")
+        FROM (SELECT m.g, count(DISTINCT e.visitor_id) AS v, count(*) AS n
+              FROM edgestat.events e JOIN edgestat.sites st USING (site_id)
+              CROSS JOIN LATERAL (VALUES ('signup', e.name = 'signup'), ('purchase', e.name = 'purchase'),
+                                         ('Blog', e.name = 'pageview' AND e.path LIKE '/blog/%')) m(g, hit)
+              WHERE st.domain = 'statsapi.test' AND e.ts >= '2019-06-01' AND e.ts < '2019-07-01' AND m.hit
+              GROUP BY 1) x) AS same;
+-- with pageviews: grouped from the raw events (a page goal's pageviews)
+SELECT x AS goals_pageviews FROM jsonb_array_elements(api('{"metrics": ["pageviews", "visitors"], "dimensions": ["event:goal"]}')->'results') x;
+-- the goals, with a visit filter: per goal, its visitors and events among
+-- the kept events, and the conversion rate over the filter's visitors
+SELECT x AS goals_not_ios FROM jsonb_array_elements(api('{"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"], "filters": [["is_not", "visit:os", ["iOS"]]]}')->'results') x;
+SELECT api('{"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"], "filters": [["is_not", "visit:os", ["iOS"]]]}')->'results'
+     = (SELECT jsonb_agg(jsonb_build_object('dimensions', jsonb_build_array(g),
+                                            'metrics', jsonb_build_array(v, n,
+                                                round(100.0 * v / (want($$s.os IS DISTINCT FROM 'iOS'$$)->>0)::numeric, 2)))
+                         ORDER BY v DESC, g COLLATE "C")
+        FROM (SELECT m.g, count(DISTINCT e.visitor_id) AS v, count(*) AS n
+              FROM edgestat.events e JOIN edgestat.sessions s USING (site_id, session_id)
+              JOIN edgestat.sites st USING (site_id)
+              CROSS JOIN LATERAL (VALUES ('signup', e.name = 'signup'), ('purchase', e.name = 'purchase'),
+                                         ('Blog', e.name = 'pageview' AND e.path LIKE '/blog/%')) m(g, hit)
+              WHERE st.domain = 'statsapi.test' AND e.ts >= '2019-06-01' AND e.ts < '2019-07-01'
+                AND m.hit AND s.os IS DISTINCT FROM 'iOS'
+              GROUP BY 1) x) AS same;
+-- the goals and a visit dimension with a goal filter: the conversion rate
+-- by browser over the browser's visitors, the goal filter removed
+SELECT api('{"metrics": ["visitors", "conversion_rate"], "dimensions": ["event:goal", "visit:browser"], "filters": [["contains", "event:goal", ["u"]]]}')->'results'
+     = (SELECT jsonb_agg(jsonb_build_object('dimensions', jsonb_build_array(g, browser),
+                                            'metrics', jsonb_build_array(v,
+                                                round(100.0 * v / (want(format('s.browser = %L', browser))->>0)::numeric, 2)))
+                         ORDER BY v DESC, g COLLATE "C", browser COLLATE "C")
+        FROM (SELECT e.name AS g, s.browser, count(DISTINCT e.visitor_id) AS v
+              FROM edgestat.events e JOIN edgestat.sessions s USING (site_id, session_id)
+              JOIN edgestat.sites st USING (site_id)
+              WHERE st.domain = 'statsapi.test' AND e.ts >= '2019-06-01' AND e.ts < '2019-07-01'
+                AND e.name IN ('signup', 'purchase')
+              GROUP BY 1, 2) x) AS goal_browser_same;
+
 -- visit metrics with a filter: bounce rate, views per visit, duration of
 -- the kept sessions (S1: 2 pageviews, 300 s; S5: 1, 0 s; S2: 2, 300 s):
 -- DE: 3 visits, 5/3 = 1.67 views, 1 bounce of 3 = 33.33, 200 s
@@ -234,7 +331,9 @@ SELECT api('{"metrics": ["visitors", "visits"], "dimensions": ["time:day", "visi
               WHERE st.domain = 'statsapi.test' AND s.started_at >= '2019-06-01'
                 AND s.started_at < '2019-07-01' AND s.os <> 'iOS'
               GROUP BY 1, 2) x) AS same;
--- goals by country, with the conversion rate over all 6 visitors
+-- goals by country, with the conversion rate over the country's visitors
+-- (DE: V1, V2; US: V3, V6; FR: V5; none: V4): the site's goals, Blog
+-- being pageviews of /blog/* (V2's /Blog/Two is not)
 SELECT x AS goal_country FROM jsonb_array_elements(api('{"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal", "visit:country"]}')->'results') x;
 -- an hour and a page: the events of the hour (E1, E2, E3 at 10:0x; E4)
 SELECT x AS hour_page FROM jsonb_array_elements(api('{"metrics": ["visitors", "pageviews", "events"], "dimensions": ["time:hour", "event:page"], "date_range": ["2019-06-03", "2019-06-03"]}')->'results') x;
@@ -253,8 +352,8 @@ SELECT api('{"metrics": ["visits", "bounce_rate", "views_per_visit", "visit_dura
               FROM edgestat.sessions s JOIN edgestat.sites st USING (site_id)
               WHERE st.domain = 'statsapi.test' AND s.started_at >= '2019-06-01' AND s.started_at < '2019-07-01'
               GROUP BY 1) x) AS same;
--- a goal filter and a visit dimension: conversion rate per country of all
--- 6 visitors (signup: V1 in DE, V5 in FR)
+-- a goal filter and a visit dimension: conversion rate per country over
+-- the country's visitors (signup: V1 of DE's V1, V2; V5 of FR's V5)
 SELECT x AS signup_by_country FROM jsonb_array_elements(api('{"metrics": ["visitors", "conversion_rate"], "dimensions": ["visit:country"], "filters": [["is", "event:goal", ["signup"]]]}')->'results') x;
 -- order_by a dimension, pagination
 -- (all rows, os descending in "C" order: iOS none; Windows DE, FR; Linux
@@ -286,6 +385,8 @@ SELECT api('{"metrics": ["visitors"], "filters": [["is", "time:day", ["2019-06-0
 SELECT api('{"metrics": ["visitors"], "filters": [["has_done", ["is", "event:goal", ["signup"]]]]}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT api('{"metrics": ["visitors"], "filters": [["contains_not", "event:goal", ["signup"]]]}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT api('{"metrics": ["visitors"], "filters": [["is", "event:goal", ["signup", "Nope"]]]}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT api('{"metrics": ["visitors"], "filters": {"visit:country": "DE"}}');
 \echo :LAST_ERROR_SQLSTATE

@@ -234,11 +234,50 @@ $r = stats('{"site_id":"plausible.test","metrics":["visitors","pageviews"],"date
 like($r->{body}, qr/"results": \[\{"metrics": \[1, 0\], "dimensions": \["\/buy"\]\}\]/,
 	'order_by and pagination');
 
+# event:goal is the site's goals: a custom event goal and a page goal
+sq("SELECT edgestat.add_goal('plausible.test', 'Signup', event => 'Signup')");
+sq("SELECT edgestat.add_goal('plausible.test', 'App', page => '/app*')");
+# the events, the visitors and the goals' visitors computed here (not by
+# edgestat's filter compiler): $ev is a predicate on an event e and its
+# session s of the day
+sub visitors_where
+{
+	my ($pred) = @_;
+	return sq("SELECT count(DISTINCT e.visitor_id) FROM edgestat.events e"
+		  . " JOIN edgestat.sessions s USING (site_id, session_id) JOIN edgestat.sites st USING (site_id)"
+		  . " WHERE st.domain = 'plausible.test' AND e.ts >= $since AND e.ts < $until AND ($pred)");
+}
+my $all_v = visitors_where('true');
+my $signup_v = visitors_where("e.name = 'Signup'");
+my $app_v = visitors_where("e.name = 'pageview' AND e.path LIKE '/app%'");
+ok($signup_v > 0 && $app_v > 0, "the goals were reached ($signup_v, $app_v of $all_v)");
 $r = stats('{"site_id":"plausible.test","metrics":["visitors","conversion_rate"],"date_range":"day","dimensions":["event:goal"]}');
 is($r->{status}, 200, 'goals with conversion rate: 200');
-my $cr = sq("SELECT round(100.0 / visitors, 2) FROM edgestat.summary('plausible.test', $since, $until)");
-like($r->{body}, qr/\{"metrics": \[1, \Q$cr\E\], "dimensions": \["Signup"\]\}/,
+my $cr = sq("SELECT round(100.0 * $signup_v / $all_v, 2)");
+like($r->{body}, qr/\{"metrics": \[$signup_v, \Q$cr\E\], "dimensions": \["Signup"\]\}/,
 	"conversion rate = goal visitors / all visitors ($cr)");
+$cr = sq("SELECT round(100.0 * $app_v / $all_v, 2)");
+like($r->{body}, qr/\{"metrics": \[$app_v, \Q$cr\E\], "dimensions": \["App"\]\}/,
+	"a page goal: the visitors of its pageviews ($cr)");
+unlike($r->{body}, qr/"(Purchase|Autoplay|pageview)"/, 'event names that are no goal are not goals');
+
+# a goal filter with another filter: the conversion rate's base keeps the other
+my $news_v = visitors_where("s.utm_source = 'news'");
+my $news_signup_v = visitors_where("s.utm_source = 'news' AND e.name = 'Signup'");
+my $news_app_v = visitors_where("s.utm_source = 'news' AND e.name = 'pageview' AND e.path LIKE '/app%'");
+$r = stats('{"site_id":"plausible.test","metrics":["visitors","events","conversion_rate"],"date_range":"day","filters":[["is","event:goal",["Signup","App"]],["is","visit:utm_source",["news"]]]}');
+is($r->{status}, 200, 'goal and utm filters: 200');
+my $goal_ev = sq("SELECT count(*) FROM edgestat.events e JOIN edgestat.sessions s USING (site_id, session_id)"
+	  . " JOIN edgestat.sites st USING (site_id) WHERE st.domain = 'plausible.test' AND e.ts >= $since AND e.ts < $until"
+	  . " AND s.utm_source = 'news' AND (e.name = 'Signup' OR (e.name = 'pageview' AND e.path LIKE '/app%'))");
+my $both_v = visitors_where("s.utm_source = 'news' AND (e.name = 'Signup' OR (e.name = 'pageview' AND e.path LIKE '/app%'))");
+$cr = sq("SELECT coalesce(round(100.0 * $both_v / nullif($news_v, 0), 2), 0)");
+like($r->{body}, qr/"results": \[\{"metrics": \[$both_v, $goal_ev, \Q$cr\E\], "dimensions": \[\]\}\]/,
+	"conversion rate over the visitors of the other filters ($both_v of $news_v: $cr)");
+$r = stats('{"site_id":"plausible.test","metrics":["visitors"],"date_range":"day","filters":[["is","event:goal",["Purchase"]]]}');
+is($r->{status}, 400, 'a goal the site does not have: 400');
+like($r->{body}, qr/^\{"error":"Invalid filters. The goal `Purchase` is not configured for this site."/,
+	'a goal the site does not have: Plausible\'s reason');
 
 $r = stats(qq({"site_id":"plausible.test","metrics":["visitors","pageviews"],"date_range":["$today","$today"],"dimensions":["time:day"]}));
 my $ts = sq("SELECT visitors || ', ' || pageviews FROM edgestat.summary('plausible.test', $since, $until)");

@@ -134,8 +134,13 @@ $$;
 -- One of Plausible's filter expressions as one of edgestat's filter tree
 -- (docs/analytics.md): the same operators, dimensions renamed.  The
 -- compiler (edgestat.filter_tree) checks the rest: values, modifiers,
--- regular expressions, nesting.
-CREATE FUNCTION edgestat.stats_api_filter(f jsonb, dims jsonb)
+-- regular expressions, nesting.  event:goal is the site's goals (goals:
+-- [{"name", "event", "page"}, ...] from edgestat.goal_defs): a goal is
+-- reached by a custom event of its name or a pageview whose path matches
+-- its pattern, and the filter becomes the events reaching the goals it
+-- names.  As in Plausible, "is" of a goal the site does not have is a 400,
+-- "contains" that names none matches nothing.
+CREATE FUNCTION edgestat.stats_api_filter(f jsonb, dims jsonb, goals jsonb DEFAULT '[]')
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -160,7 +165,7 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		FOR c IN SELECT * FROM jsonb_array_elements(f->1) LOOP
-			res := res || jsonb_build_array(edgestat.stats_api_filter(c, dims));
+			res := res || jsonb_build_array(edgestat.stats_api_filter(c, dims, goals));
 		END LOOP;
 		RETURN jsonb_build_array(op, res);
 	END IF;
@@ -169,7 +174,7 @@ BEGIN
 			RAISE EXCEPTION 'Invalid filter %: "not" takes one filter', f::text
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		RETURN jsonb_build_array('not', edgestat.stats_api_filter(f->1, dims));
+		RETURN jsonb_build_array('not', edgestat.stats_api_filter(f->1, dims, goals));
 	END IF;
 	IF op IN ('has_done', 'has_not_done') THEN
 		RAISE EXCEPTION 'Filter operator "%" is not supported by this server', op
@@ -225,6 +230,44 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	vals := ARRAY(SELECT x #>> '{}' FROM jsonb_array_elements(f->2) WITH ORDINALITY AS t(x, o) ORDER BY o);
+	IF dim = 'event:goal' THEN
+		DECLARE
+			cs boolean := coalesce((f #>> '{3,case_sensitive}')::boolean, true);
+			g jsonb;
+			v text;
+		BEGIN
+			IF op = 'is' THEN
+				FOREACH v IN ARRAY vals LOOP
+					IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(goals) x
+								   WHERE CASE WHEN cs THEN x->>'name' = v
+											  ELSE lower(x->>'name') = lower(v) END) THEN
+						RAISE EXCEPTION 'Invalid filters. The goal `%` is not configured for this site.', v
+							USING ERRCODE = 'invalid_parameter_value';
+					END IF;
+				END LOOP;
+			END IF;
+			FOR g IN SELECT x FROM jsonb_array_elements(goals) x
+					 WHERE CASE WHEN op = 'is' AND cs THEN x->>'name' = ANY (vals)
+								WHEN op = 'is' THEN lower(x->>'name') = ANY (ARRAY(SELECT lower(y) FROM unnest(vals) y))
+								WHEN cs THEN EXISTS (SELECT 1 FROM unnest(vals) y WHERE strpos(x->>'name', y) > 0)
+								ELSE EXISTS (SELECT 1 FROM unnest(vals) y WHERE strpos(lower(x->>'name'), lower(y)) > 0) END
+			LOOP
+				res := res || CASE WHEN g->>'event' IS NOT NULL
+					THEN jsonb_build_array(jsonb_build_array('is', 'event', jsonb_build_array(g->>'event')))
+					-- the page pattern as an anchored regular expression: * is any run
+					ELSE jsonb_build_array(jsonb_build_array('and', jsonb_build_array(
+						jsonb_build_array('is', 'event', '["pageview"]'::jsonb),
+						jsonb_build_array('matches', 'page', jsonb_build_array(
+							'^' || replace(regexp_replace(g->>'page', '([.^$+?()[\]{}|\\])', '\\\1', 'g'),
+										   '*', '.*') || '$')))))
+					END;
+			END LOOP;
+			RETURN CASE jsonb_array_length(res)
+				WHEN 0 THEN '["is", "event", []]'::jsonb		-- no goal: nothing
+				WHEN 1 THEN res->0
+				ELSE jsonb_build_array('or', res) END;
+		END;
+	END IF;
 	res := jsonb_build_array(op, edim, to_jsonb(vals));
 	IF jsonb_array_length(f) = 4 THEN
 		res := res || jsonb_build_array(f->3);
@@ -250,7 +293,7 @@ $$;
 -- Plausible's filters (a list, implicitly "and") as edgestat's filter
 -- tree: '[]' when there are none.  Compiled once here so that a bad one
 -- is a 400 before anything runs.
-CREATE FUNCTION edgestat.stats_api_filters(filters jsonb, dims jsonb)
+CREATE FUNCTION edgestat.stats_api_filters(filters jsonb, dims jsonb, goals jsonb DEFAULT '[]')
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -266,7 +309,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	FOR f IN SELECT * FROM jsonb_array_elements(filters) LOOP
-		res := res || jsonb_build_array(edgestat.stats_api_filter(f, dims));
+		res := res || jsonb_build_array(edgestat.stats_api_filter(f, dims, goals));
 	END LOOP;
 	PERFORM edgestat.filter_items(res);		-- validates
 	RETURN res;
@@ -360,16 +403,28 @@ $$;
 -- visit dimensions only, the kept sessions that started in the range,
 -- bucketed by their start, which also gives the visit metrics.  Returns
 -- the result rows in the default order: time, then the first metric
--- descending, then the dimension values.
+-- descending, then the dimension values.  event:goal: the site's goals
+-- (edgestat.goal_defs), an event counting for each goal it reaches.
+-- conversion_rate: the row's visitors over those of the same query with
+-- the goal filters removed (gfilt), grouped by the same dimensions but
+-- event:goal, as Plausible's group conversion rate.
 CREATE FUNCTION edgestat.stats_api_grouped(sid int, since timestamptz, until timestamptz,
 										   dimensions text[], metrics text[], filt jsonb,
-										   dims jsonb, total numeric)
+										   dims jsonb, gfilt jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	own_kinds constant text[] := '{heartbeat,scroll,interaction,leave}';
-	event_scope boolean := dimensions && '{event:page,event:goal,event:name}'::text[];
+	-- with conversion_rate and event metrics only, the visitors are those
+	-- of the kept events, as the aggregate's and breakdown()'s
+	event_scope boolean := dimensions && '{event:page,event:goal,event:name}'::text[]
+		OR ('conversion_rate' = ANY (metrics)
+			AND metrics <@ '{visitors,pageviews,events,conversion_rate}'::text[]);
+	goal_join constant text := ' JOIN edgestat.goal_defs g ON g.site_id = $1 AND CASE WHEN g.event IS NOT NULL'
+		' THEN e.name = g.event ELSE e.name = ''pageview'' AND e.path LIKE g.page_like END';
+	tsel text[] := '{}';
+	tkeys text[] := '{}';
+	tq text;
 	allowed text[];
 	sel text[] := '{}';
 	dexprs text[] := '{}';
@@ -405,17 +460,23 @@ BEGIN
 				tcol, 'UTC', 'UTC',
 				CASE d WHEN 'time:hour' THEN 'YYYY-MM-DD HH24:MI:SS' ELSE 'YYYY-MM-DD' END, k);
 			ord := ord || format('q.d%s', k);
+		ELSIF d = 'event:goal' THEN
+			sel := sel || format('g.name AS d%s', k);
 		ELSE
 			sel := sel || format('coalesce(%s, %L) AS d%s',
 				CASE dims->>d WHEN 'page' THEN 'e.path' WHEN 'event' THEN 'e.name'
 							  WHEN 'referrer' THEN 's.referrer_host' ELSE 's.' || quote_ident(dims->>d) END,
 				CASE WHEN d IN ('visit:source', 'visit:referrer') THEN 'Direct / None' ELSE '(none)' END, k);
 		END IF;
+		IF d <> 'event:goal' THEN
+			tsel := tsel || sel[k];
+			tkeys := tkeys || format('t.d%s = q.d%s', k, k);
+		END IF;
 		dexprs := dexprs || format('q.d%s', k);
 	END LOOP;
 	FOREACH m IN ARRAY metrics LOOP
 		mexprs := mexprs || CASE m
-			WHEN 'conversion_rate' THEN format('coalesce(round(100.0 * q.visitors / nullif(%s, 0), 2), 0)', coalesce(total, 0))
+			WHEN 'conversion_rate' THEN 'coalesce(round(100.0 * q.visitors / nullif(t.visitors, 0), 2), 0)'
 			ELSE 'q.' || m END;
 	END LOOP;
 	ord := ord || format('q.%s DESC', CASE WHEN metrics[1] = 'conversion_rate' THEN 'visitors' ELSE metrics[1] END);
@@ -428,13 +489,19 @@ BEGIN
 		q := format($q$
 			SELECT %s, count(DISTINCT e.visitor_id) AS visitors,
 				   count(*) FILTER (WHERE e.name = 'pageview') AS pageviews, count(*) AS events
-			FROM (%s) e LEFT JOIN edgestat.sessions s ON s.site_id = $1 AND s.session_id = e.session_id
-			WHERE %s
+			FROM (%s) e LEFT JOIN edgestat.sessions s ON s.site_id = $1 AND s.session_id = e.session_id%s
 			GROUP BY %s$q$,
 			array_to_string(sel, ', '), edgestat.filtered_events_sql(filt),
-			CASE WHEN 'event:goal' = ANY (dimensions)
-				 THEN format('e.name <> ALL (%L::text[])', 'pageview'::text || own_kinds) ELSE 'true' END,
+			CASE WHEN 'event:goal' = ANY (dimensions) THEN goal_join ELSE '' END,
 			(SELECT string_agg(g::text, ', ') FROM generate_series(1, k) g));
+		tq := format($q$
+			SELECT %s count(DISTINCT e.visitor_id) AS visitors
+			FROM (%s) e LEFT JOIN edgestat.sessions s ON s.site_id = $1 AND s.session_id = e.session_id
+			%s$q$,
+			(SELECT string_agg(y || ', ', '') FROM unnest(tsel) y), edgestat.filtered_events_sql(gfilt),
+			CASE WHEN cardinality(tsel) > 0
+				 THEN 'GROUP BY ' || (SELECT string_agg(g::text, ', ') FROM generate_series(1, cardinality(tsel)) g)
+				 ELSE '' END);
 	ELSE
 		q := format($q$
 			SELECT %s, count(DISTINCT s.visitor_id) AS visitors, count(*) AS visits,
@@ -448,11 +515,24 @@ BEGIN
 			GROUP BY %s$q$,
 			array_to_string(sel, ', '), edgestat.filtered_sessions_sql(filt),
 			(SELECT string_agg(g::text, ', ') FROM generate_series(1, k) g));
+		tq := format($q$
+			SELECT %s count(DISTINCT s.visitor_id) AS visitors FROM (%s) s %s$q$,
+			(SELECT string_agg(y || ', ', '') FROM unnest(tsel) y), edgestat.filtered_sessions_sql(gfilt),
+			CASE WHEN cardinality(tsel) > 0
+				 THEN 'GROUP BY ' || (SELECT string_agg(g::text, ', ') FROM generate_series(1, cardinality(tsel)) g)
+				 ELSE '' END);
+	END IF;
+	IF 'conversion_rate' = ANY (metrics) THEN
+		q := format('%s) q %s (%s) t %s', q,
+					CASE WHEN cardinality(tkeys) > 0 THEN 'LEFT JOIN' ELSE 'CROSS JOIN' END, tq,
+					CASE WHEN cardinality(tkeys) > 0 THEN 'ON ' || array_to_string(tkeys, ' AND ') ELSE '' END);
+	ELSE
+		q := q || ') q';
 	END IF;
 	PERFORM set_config('jit', 'off', true);
 	PERFORM set_config('work_mem', '64MB', true);
 	EXECUTE format('SELECT coalesce(jsonb_agg(jsonb_build_object(%L, jsonb_build_array(%s), %L, jsonb_build_array(%s))'
-				   ' ORDER BY %s), %L) FROM (%s) q',
+				   ' ORDER BY %s), %L) FROM (%s',
 				   'dimensions', array_to_string(dexprs, ', '), 'metrics', array_to_string(mexprs, ', '),
 				   array_to_string(ord, ', '), '[]', q)
 		INTO res
@@ -490,6 +570,8 @@ DECLARE
 	since timestamptz;
 	until timestamptz;
 	filt jsonb;
+	gfilt jsonb;			-- filt without the goal filters: conversion_rate's base
+	goals jsonb;
 	filtered boolean;
 	goal_filter boolean;
 	grouped boolean;
@@ -511,10 +593,10 @@ DECLARE
 	step interval;
 	b timestamptz;
 	bnext timestamptz;
-	total_visitors numeric;
 	ord text := '';
 	o jsonb;
 	idx int;
+	total_visitors numeric;
 	res jsonb;
 	meta jsonb := '{}';
 BEGIN
@@ -597,9 +679,19 @@ BEGIN
 	SELECT x.since, x.until INTO since, until
 	FROM edgestat.stats_api_range(query->'date_range',
 								  coalesce(today, (now() AT TIME ZONE 'UTC')::date)) x;
-	filt := edgestat.stats_api_filters(query->'filters', dims);
+	goals := (SELECT coalesce(jsonb_agg(jsonb_build_object('name', d.name, 'event', d.event, 'page', d.page)
+										ORDER BY d.goal_id), '[]')
+			  FROM edgestat.goal_defs d WHERE d.site_id = sid);
+	filt := edgestat.stats_api_filters(query->'filters', dims, goals);
 	filtered := filt <> '[]';
 	goal_filter := jsonb_path_exists(coalesce(query->'filters', '[]'), '$.** ? (@ == "event:goal")');
+	-- as Plausible: the top-level filters that name event:goal removed
+	gfilt := edgestat.stats_api_filters(
+		CASE WHEN jsonb_typeof(query->'filters') = 'array'
+			 THEN (SELECT coalesce(jsonb_agg(t.x ORDER BY t.n), '[]')
+				   FROM jsonb_array_elements(query->'filters') WITH ORDINALITY AS t(x, n)
+				   WHERE NOT jsonb_path_exists(t.x, '$.** ? (@ == "event:goal")')) END,
+		dims, goals);
 	IF query ? 'include' THEN
 		IF jsonb_typeof(query->'include') <> 'object'
 		   OR (query->'include' ? 'imports' AND jsonb_typeof(query #> '{include,imports}') <> 'boolean') THEN
@@ -636,11 +728,16 @@ BEGIN
 							  AND i.day::timestamp AT TIME ZONE 'UTC' >= date_trunc('hour', since, 'UTC')
 							  AND i.day::timestamp AT TIME ZONE 'UTC' < edgestat.hour_ceil(until));
 	-- several dimensions, time and another, or visit metrics by a
-	-- dimension: grouped from the raw tables (breakdown() has no visits)
+	-- dimension: grouped from the raw tables (breakdown() has no visits);
+	-- so are conversion rates by a dimension (a base per row) and goals
+	-- with pageviews (goals() has visitors and events)
 	grouped := cardinality(odims) > 1
 			   OR (cardinality(odims) = 1
 				   AND (tdim IS NOT NULL
-						OR NOT metrics <@ '{visitors,pageviews,events,conversion_rate}'::text[]));
+						OR CASE WHEN odims[1] = 'event:goal'
+								THEN NOT metrics <@ '{visitors,events,conversion_rate}'::text[]
+								ELSE 'conversion_rate' = ANY (metrics)
+									 OR NOT metrics <@ '{visitors,pageviews,events}'::text[] END));
 	use_native := filtered OR NOT want_imports OR grouped;
 	imports_used := has_imported AND NOT use_native;
 
@@ -699,7 +796,8 @@ BEGIN
 						WHERE x.value IS NULL OR NOT x.value = ANY (own_kinds)))
 					WHEN 'conversion_rate' THEN to_jsonb((
 						SELECT coalesce(round(100.0 * r.visitors / nullif(u.visitors, 0), 2), 0)
-						FROM edgestat.summary(dom, bl, bh, coalesce(tf, '{}')) u))
+						FROM edgestat.summary(dom, bl, bh,
+							CASE WHEN gfilt <> '[]' THEN gfilt ELSE coalesce(tf, '{}') END) u))
 					END;
 			END LOOP;
 			rows := rows || jsonb_build_object(
@@ -728,18 +826,25 @@ BEGIN
 		END IF;
 		f2 := CASE WHEN filtered THEN filt ELSE tf END;
 		IF 'conversion_rate' = ANY (metrics) THEN
-			SELECT x.visitors INTO total_visitors FROM edgestat.summary(dom, bl, bh, coalesce(tf, '{}')) x;
+			SELECT x.visitors INTO total_visitors
+			FROM edgestat.summary(dom, bl, bh, CASE WHEN gfilt <> '[]' THEN gfilt ELSE coalesce(tf, '{}') END) x;
 		END IF;
+		-- goals: goals(), which reads the rollups without filters; the
+		-- goals reached, one row each (goals() has one per currency)
 		FOR r IN EXECUTE
-			CASE WHEN f2 IS NOT NULL
+			CASE WHEN dim = 'event:goal'
+				 THEN format('SELECT g.goal AS value, g.visitors, NULL::bigint AS pageviews, g.events'
+							 ' FROM (SELECT DISTINCT ON (x.goal) x.goal, x.visitors, x.events'
+							 ' FROM edgestat.goals($1, $3, $4, coalesce($6, %L)) x ORDER BY x.goal) g'
+							 ' WHERE g.visitors > 0 ORDER BY g.%s DESC, g.goal COLLATE "C"',
+							 '{}', CASE WHEN metrics[1] = 'events' THEN 'events' ELSE 'visitors' END)
+				 WHEN f2 IS NOT NULL
 				 THEN 'SELECT * FROM edgestat.breakdown($1, $2, $3, $4, $5, $6)'
 				 ELSE 'SELECT * FROM edgestat.breakdown($1, $2, $3, $4, $5)' END
 			USING dom, dims->>dim, bl, bh,
 				  CASE WHEN (query #> '{include,total_rows}') = 'true' THEN 100000
 					   ELSE least(off + lim + 10, 100000) END, f2
 		LOOP
-			-- goals are custom events: not pageviews, not edgestat's own kinds
-			CONTINUE WHEN dim = 'event:goal' AND (r.value = 'pageview' OR r.value = ANY (own_kinds));
 			row_metrics := '[]';
 			FOREACH m IN ARRAY metrics LOOP
 				row_metrics := row_metrics || CASE m
@@ -758,11 +863,7 @@ BEGIN
 		END LOOP;
 	ELSE
 		-- grouped from the raw tables
-		IF 'conversion_rate' = ANY (metrics) THEN
-			SELECT x.visitors INTO total_visitors FROM edgestat.summary(dom, since, until, '[]') x;
-		END IF;
-		rows := edgestat.stats_api_grouped(sid, since, until, dimensions, metrics, filt, dims,
-										   total_visitors);
+		rows := edgestat.stats_api_grouped(sid, since, until, dimensions, metrics, filt, dims, gfilt);
 	END IF;
 
 	-- order_by: [[metric or dimension, "asc"|"desc"], ...]
@@ -804,7 +905,7 @@ BEGIN
 						 THEN 'out_of_range' ELSE 'no_imported_data' END);
 			ELSE
 				meta := meta || jsonb_build_object('imports_skip_reason', 'unsupported_query',
-					'imports_warning', 'Imported stats are not included: with filters or more than one dimension the results come from the raw events, and imported days have none.');
+					'imports_warning', 'Imported stats are not included: with filters, goals or more than one dimension the results come from the raw events, and imported days have none.');
 			END IF;
 		END IF;
 	END IF;
@@ -837,8 +938,8 @@ COMMENT ON FUNCTION edgestat.stats_api(text, jsonb, date) IS
 
 REVOKE ALL ON FUNCTION edgestat.api_key(text), edgestat.api_key_revoke(text),
 	edgestat.rotate_identity_salt(), edgestat.stats_api_range(jsonb, date),
-	edgestat.stats_api_filter(jsonb, jsonb), edgestat.stats_api_filters(jsonb, jsonb),
+	edgestat.stats_api_filter(jsonb, jsonb, jsonb), edgestat.stats_api_filters(jsonb, jsonb, jsonb),
 	edgestat.stats_api_native(int, timestamptz, timestamptz),
-	edgestat.stats_api_grouped(int, timestamptz, timestamptz, text[], text[], jsonb, jsonb, numeric),
+	edgestat.stats_api_grouped(int, timestamptz, timestamptz, text[], text[], jsonb, jsonb, jsonb),
 	edgestat.stats_api(text, jsonb, date)
 	FROM PUBLIC;
