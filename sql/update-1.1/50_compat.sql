@@ -331,6 +331,8 @@ $$;
 --   'raw_partial'  as 'raw', but measured hours of the range are older
 --              than the raw events kept (edgestat.retention): those are
 --              missing.
+-- With 'raw' and 'raw_partial', [lo, hi) is [since, until): the caller
+-- always reads [lo, hi).
 -- Reports count whole UTC hours and an imported day sits in its first
 -- hour, so what counts is whether that hour is in the widened range.
 CREATE FUNCTION edgestat.stats_api_native(sid int, since timestamptz, until timestamptz,
@@ -767,13 +769,10 @@ BEGIN
 			tf := NULL;
 			IF use_native AND has_imported THEN
 				nat := edgestat.stats_api_native(sid, bl, bh);
-				IF nat.how IN ('all', 'trimmed') THEN
-					bl := nat.lo;
-					bh := nat.hi;
-				ELSE
-					tf := '[]';
-					partial := partial OR nat.how = 'raw_partial';
-				END IF;
+				bl := nat.lo;
+				bh := nat.hi;
+				tf := CASE WHEN nat.how LIKE 'raw%' THEN '[]'::jsonb END;	-- raw: through the filtered paths
+				partial := partial OR nat.how = 'raw_partial';
 			END IF;
 			f2 := CASE WHEN filtered THEN filt ELSE tf END;
 			IF f2 IS NULL THEN
@@ -816,13 +815,10 @@ BEGIN
 		tf := NULL;
 		IF use_native AND has_imported THEN
 			nat := edgestat.stats_api_native(sid, since, until);
-			IF nat.how IN ('all', 'trimmed') THEN
-				bl := nat.lo;
-				bh := nat.hi;
-			ELSE
-				tf := '[]';
-				partial := nat.how = 'raw_partial';
-			END IF;
+			bl := nat.lo;
+			bh := nat.hi;
+			tf := CASE WHEN nat.how LIKE 'raw%' THEN '[]'::jsonb END;	-- raw: through the filtered paths
+			partial := nat.how = 'raw_partial';
 		END IF;
 		f2 := CASE WHEN filtered THEN filt ELSE tf END;
 		IF 'conversion_rate' = ANY (metrics) THEN
