@@ -317,6 +317,31 @@ note_merge(const char *edge, int64 merged, TimestampTz last)
 	SpinLockRelease(&edges_shared->mutex);
 }
 
+/*
+ * The attribute numbers of the events columns a merge reads, looked up by
+ * name once per partition and transaction rather than for every column of
+ * every replicated row (partitions made by create_day_partition's move
+ * path may number their columns differently from the parent).  The apply
+ * worker holds its lock on the partition until commit, so the numbers
+ * cannot change under it; reset with the batch at transaction end.
+ */
+static const char *const event_columns[] = {
+	"ts", "site_id", "visitor_id", "session_id", "name", "path",
+	"referrer_host", "utm_source", "utm_medium", "utm_campaign", "seq",
+	"scroll", "engaged_ms", "interactions", "viewport", "browser", "os",
+	"device", "country", "region", "city", "latitude", "longitude", "props",
+};
+enum
+{
+	C_TS, C_SITE_ID, C_VISITOR_ID, C_SESSION_ID, C_NAME, C_PATH,
+	C_REFERRER_HOST, C_UTM_SOURCE, C_UTM_MEDIUM, C_UTM_CAMPAIGN, C_SEQ,
+	C_SCROLL, C_ENGAGED_MS, C_INTERACTIONS, C_VIEWPORT, C_BROWSER, C_OS,
+	C_DEVICE, C_COUNTRY, C_REGION, C_CITY, C_LATITUDE, C_LONGITUDE, C_PROPS,
+	C_COUNT
+};
+static Oid	columns_relid = InvalidOid;
+static int	columns[C_COUNT];
+
 static void
 edges_xact_callback(XactEvent event, void *arg)
 {
@@ -327,32 +352,46 @@ edges_xact_callback(XactEvent event, void *arg)
 	{
 		pending = NULL;
 		flushing = false;
+		columns_relid = InvalidOid;
 	}
 }
 
-static char *
-text_attr(HeapTuple tup, TupleDesc desc, const char *name, MemoryContext cxt)
+static void
+resolve_columns(Relation rel)
 {
-	bool		isnull;
-	int			col = SPI_fnumber(desc, name);
-	Datum		d;
-
-	if (col <= 0)
-		elog(ERROR, "edgestat: edgestat.events has no column \"%s\"", name);
-	d = heap_getattr(tup, col, desc, &isnull);
-	if (isnull)
-		return NULL;
-	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
+	if (RelationGetRelid(rel) == columns_relid)
+		return;
+	for (int c = 0; c < C_COUNT; c++)
+	{
+		columns[c] = SPI_fnumber(RelationGetDescr(rel), event_columns[c]);
+		if (columns[c] <= 0)
+			elog(ERROR, "edgestat: edgestat.events has no column \"%s\"",
+				 event_columns[c]);
+	}
+	columns_relid = RelationGetRelid(rel);
 }
 
 static Datum
-attr(HeapTuple tup, TupleDesc desc, const char *name, bool *isnull)
+attr(HeapTuple tup, TupleDesc desc, int c, bool *isnull)
 {
-	int			col = SPI_fnumber(desc, name);
+	return heap_getattr(tup, columns[c], desc, isnull);
+}
 
-	if (col <= 0)
-		elog(ERROR, "edgestat: edgestat.events has no column \"%s\"", name);
-	return heap_getattr(tup, col, desc, isnull);
+/* A text column as a string in cxt, or NULL. */
+static char *
+text_attr(HeapTuple tup, TupleDesc desc, int c, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = attr(tup, desc, c, &isnull);
+	MemoryContext old;
+	char	   *str;
+
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	str = TextDatumGetCString(d);
+	MemoryContextSwitchTo(old);
+	return str;
 }
 
 static EsEventKind
@@ -392,40 +431,40 @@ collect_row(EsBatch *batch, HeapTuple tup, TupleDesc desc)
 	row = &batch->rows[batch->nrows];
 	memset(row, 0, sizeof(*row));
 
-	row->ts = DatumGetTimestampTz(attr(tup, desc, "ts", &isnull));
-	row->site_id = DatumGetInt32(attr(tup, desc, "site_id", &isnull));
+	row->ts = DatumGetTimestampTz(attr(tup, desc, C_TS, &isnull));
+	row->site_id = DatumGetInt32(attr(tup, desc, C_SITE_ID, &isnull));
 	row->domain = "";
 	memcpy(row->visitor.data,
-		   DatumGetUUIDP(attr(tup, desc, "visitor_id", &isnull))->data, 16);
+		   DatumGetUUIDP(attr(tup, desc, C_VISITOR_ID, &isnull))->data, 16);
 	memcpy(row->session.data,
-		   DatumGetUUIDP(attr(tup, desc, "session_id", &isnull))->data, 16);
-	row->name = text_attr(tup, desc, "name", cxt);
+		   DatumGetUUIDP(attr(tup, desc, C_SESSION_ID, &isnull))->data, 16);
+	row->name = text_attr(tup, desc, C_NAME, cxt);
 	row->kind = kind_of(row->name);
-	row->path = text_attr(tup, desc, "path", cxt);
-	row->referrer_host = text_attr(tup, desc, "referrer_host", cxt);
-	row->utm_source = text_attr(tup, desc, "utm_source", cxt);
-	row->utm_medium = text_attr(tup, desc, "utm_medium", cxt);
-	row->utm_campaign = text_attr(tup, desc, "utm_campaign", cxt);
+	row->path = text_attr(tup, desc, C_PATH, cxt);
+	row->referrer_host = text_attr(tup, desc, C_REFERRER_HOST, cxt);
+	row->utm_source = text_attr(tup, desc, C_UTM_SOURCE, cxt);
+	row->utm_medium = text_attr(tup, desc, C_UTM_MEDIUM, cxt);
+	row->utm_campaign = text_attr(tup, desc, C_UTM_CAMPAIGN, cxt);
 
-	d = attr(tup, desc, "seq", &isnull);
+	d = attr(tup, desc, C_SEQ, &isnull);
 	row->has_seq = !isnull;
 	row->seq = isnull ? 0 : DatumGetInt32(d);
-	d = attr(tup, desc, "scroll", &isnull);
+	d = attr(tup, desc, C_SCROLL, &isnull);
 	row->has_scroll = !isnull;
 	row->scroll = isnull ? 0 : DatumGetInt16(d);
-	d = attr(tup, desc, "engaged_ms", &isnull);
+	d = attr(tup, desc, C_ENGAGED_MS, &isnull);
 	row->has_engaged = !isnull;
 	row->engaged_ms = isnull ? 0 : DatumGetInt64(d);
-	d = attr(tup, desc, "interactions", &isnull);
+	d = attr(tup, desc, C_INTERACTIONS, &isnull);
 	row->has_interactions = !isnull;
 	row->interactions = isnull ? 0 : DatumGetInt64(d);
-	d = attr(tup, desc, "viewport", &isnull);
+	d = attr(tup, desc, C_VIEWPORT, &isnull);
 	row->has_width = !isnull;
 	row->viewport = isnull ? 0 : DatumGetInt32(d);
 
-	row->browser = text_attr(tup, desc, "browser", cxt);
-	row->os = text_attr(tup, desc, "os", cxt);
-	row->device = text_attr(tup, desc, "device", cxt);
+	row->browser = text_attr(tup, desc, C_BROWSER, cxt);
+	row->os = text_attr(tup, desc, C_OS, cxt);
+	row->device = text_attr(tup, desc, C_DEVICE, cxt);
 
 	/*
 	 * The edge stored its lookup's fields, empty ones as NULL: a row with
@@ -433,15 +472,15 @@ collect_row(EsBatch *batch, HeapTuple tup, TupleDesc desc)
 	 */
 	geo = MemoryContextAllocZero(cxt, sizeof(EsGeo));
 	{
-		char	   *country = text_attr(tup, desc, "country", cxt);
-		char	   *region = text_attr(tup, desc, "region", cxt);
-		char	   *city = text_attr(tup, desc, "city", cxt);
-		Datum		lat = attr(tup, desc, "latitude", &isnull);
+		char	   *country = text_attr(tup, desc, C_COUNTRY, cxt);
+		char	   *region = text_attr(tup, desc, C_REGION, cxt);
+		char	   *city = text_attr(tup, desc, C_CITY, cxt);
+		Datum		lat = attr(tup, desc, C_LATITUDE, &isnull);
 
 		if (!isnull)
 		{
 			bool		lonnull;
-			Datum		lon = attr(tup, desc, "longitude", &lonnull);
+			Datum		lon = attr(tup, desc, C_LONGITUDE, &lonnull);
 
 			geo->has_location = !lonnull;
 			geo->latitude = DatumGetFloat8(lat);
@@ -457,7 +496,7 @@ collect_row(EsBatch *batch, HeapTuple tup, TupleDesc desc)
 	}
 	row->geo = geo->found ? geo : NULL;
 
-	d = attr(tup, desc, "props", &isnull);
+	d = attr(tup, desc, C_PROPS, &isnull);
 	if (!isnull)
 		row->props = MemoryContextStrdup(cxt,
 										 JsonbToCString(NULL,
@@ -508,6 +547,7 @@ edgestat_edge_collect(PG_FUNCTION_ARGS)
 				 SPI_result_code_string(rc));
 		SPI_finish();
 	}
+	resolve_columns(td->tg_relation);
 	collect_row(pending, td->tg_trigtuple, RelationGetDescr(td->tg_relation));
 	return PointerGetDatum(NULL);
 }
